@@ -1,0 +1,94 @@
+/* The facilitator's console: every control is a `control` event, answered with a line to show. */
+(function () {
+  'use strict';
+  var L = window.Live, el = L.el;
+  var sessionId = parseInt(document.body.getAttribute('data-session-id'), 10);
+  var $ = function (id) { return document.getElementById(id); };
+  var state = null;
+
+  var socket = L.connect(function () { return { role: 'console', session_id: sessionId }; });
+  socket.on('connect', function () { $('connection').textContent = 'Connected'; });
+  socket.on('disconnect', function () { $('connection').textContent = 'Reconnecting…'; });
+  socket.on('connect_error', function (err) {
+    $('connection').textContent = socket.active ? 'Reconnecting…' : 'Refused: ' + err.message;
+  });
+  socket.on('state', function (data) { state = data; L.keepFocus(render); });
+  socket.on('tally', function (data) {
+    if (!state) return;
+    state.joined = data.joined;
+    state.strands.forEach(function (s) {
+      if (data.counts[s.key]) { s.counts = data.counts[s.key]; s.voted = data.voted[s.key]; }
+    });
+    L.keepFocus(render);
+  });
+
+  function message(text, isError) {
+    var node = $('console-message');
+    node.textContent = text;
+    node.className = 'console-message' + (isError ? ' is-error' : '');
+  }
+
+  function act(payload) {
+    socket.timeout(10000).emit('control', payload, function (err, ack) {
+      if (err) { message('No answer from the server. Check the connection and try again.', true); return; }
+      message(ack.ok ? ack.message : ack.error, !ack.ok);
+    });
+  }
+
+  document.querySelectorAll('[data-action]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      var action = button.getAttribute('data-action');
+      if (action === 'end' && !window.confirm('End this session? Phones can no longer vote. Votes are kept.')) return;
+      if (action === 'results') { act({ action: 'results', show: !state.session.show_results }); return; }
+      act({ action: action });
+    });
+  });
+
+  var STATUS = { pending: 'Not opened', open: 'Open', closed: 'Closed' };
+  var SESSION = { draft: 'Not started', running: 'Running', ended: 'Ended' };
+
+  function button(id, text, payload, kind) {
+    var b = el('button', { type: 'button', id: id, className: 'button button-small ' + (kind || 'button-secondary'), text: text });
+    b.addEventListener('click', function () { act(payload); });
+    return b;
+  }
+
+  function render() {
+    if (!state) return;
+    var session = state.session;
+    $('status').textContent = SESSION[session.status] || session.status;
+    $('joined').textContent = String(state.joined);
+    var toggle = $('results-toggle');
+    toggle.textContent = session.show_results ? 'Hide live results' : 'Show live results';
+    toggle.setAttribute('aria-pressed', session.show_results ? 'true' : 'false');
+    document.querySelector('[data-action=start]').hidden = session.status !== 'draft';
+    document.querySelector('[data-action=end]').disabled = session.status === 'ended';
+    var live = session.pacing === 'live';
+    document.querySelector('[data-action=previous]').hidden = !live;
+    document.querySelector('[data-action=next]').hidden = !live;
+    var rows = $('strand-rows');
+    L.clear(rows);
+    state.strands.forEach(function (s) {
+      var onScreen = live && session.current === s.key;
+      var actions = [];
+      if (live && !onScreen) actions.push(button('goto-' + s.key, 'Show on screen', { action: 'goto', strand: s.key }));
+      if (s.status === 'open') actions.push(button('close-' + s.key, 'Close voting', { action: 'close', strand: s.key }, 'button-warning'));
+      else actions.push(button('open-' + s.key, s.status === 'closed' ? 'Reopen voting' : 'Open voting', { action: 'open', strand: s.key }, 'button'));
+      if (s.desk) {
+        actions.push(s.revealed
+          ? button('reveal-' + s.key, 'Hide desk rating', { action: 'reveal', strand: s.key, reveal: false })
+          : button('reveal-' + s.key, 'Reveal desk rating', { action: 'reveal', strand: s.key, reveal: true }));
+      }
+      var distribution = state.levels.map(function (lv, i) { return lv.name + ' ' + s.counts[i]; }).join(' · ');
+      rows.appendChild(el('tr', { className: onScreen ? 'is-current' : '' }, [
+        el('th', { scope: 'row' }, [s.label, onScreen ? el('span', { className: 'tag', text: 'On screen' }) : null]),
+        el('td', { text: STATUS[s.status] || s.status }),
+        el('td', { className: 'num', text: s.voted + ' of ' + state.joined }),
+        el('td', {}, [el('span', { className: 'distribution', text: distribution }),
+                      L.bars(state.levels, s.counts, { desk: s.revealed ? s.desk : null, label: 'Votes per level for ' + s.name })]),
+        el('td', { text: s.desk ? s.desk.label + (s.revealed ? ' (revealed)' : ' (hidden)') : 'Not recorded' }),
+        el('td', { className: 'actions' }, actions),
+      ]));
+    });
+  }
+})();

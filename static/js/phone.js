@@ -1,0 +1,340 @@
+/* The participant's phone: join, optional profile, vote per strand, see the result.
+   A vote is shown as "Sending…" until the server acknowledges it (after its commit), and is
+   queued while offline, then sent with the same client vote id so a resend is applied once. */
+(function () {
+  'use strict';
+  var L = window.Live, el = L.el;
+  var code = document.body.getAttribute('data-code');
+  var TOKEN_KEY = 'voting:token:' + code;
+  var PENDING_KEY = 'voting:pending:' + code;
+  var $ = function (id) { return document.getElementById(id); };
+
+  var memory = {};
+  function load(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return memory[key] || null; }
+  }
+  function save(key, value) {
+    try {
+      if (value === null) window.localStorage.removeItem(key); else window.localStorage.setItem(key, value);
+    } catch (e) { memory[key] = value; }
+  }
+
+  var token = load(TOKEN_KEY);
+  var state = null;                    // the session as every phone sees it
+  var mine = { votes: {}, profile: null };
+  var pending = JSON.parse(load(PENDING_KEY) || '{}');  // strand -> vote not yet acknowledged
+  var inflight = null;
+  var errors = {};                     // strand -> refusal message
+  var drafts = {};                     // strand -> comment being typed
+  var refused = false;
+
+  function newVoteId() {
+    var bytes = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  }
+
+  function announce(text) {
+    var node = $('announce');
+    node.textContent = '';
+    window.setTimeout(function () { node.textContent = text; }, 50);
+  }
+
+  function setConnection(kind) {
+    var text = {
+      online: 'Connected',
+      connecting: 'Connecting…',
+      reconnecting: 'Reconnecting…',
+      offline: 'Offline: your vote will be sent when you are back online',
+    }[kind];
+    var node = $('connection');
+    node.textContent = text;
+    node.className = 'connection connection-' + kind;
+  }
+
+  function showNotice(text) {
+    var node = $('notice');
+    node.textContent = text || '';
+    node.hidden = !text;
+  }
+
+  var socket = L.connect(function () { return { role: 'phone', code: code, token: token }; });
+
+  socket.on('connect', function () {
+    refused = false;
+    showNotice('');
+    setConnection('online');
+    pump();
+  });
+  socket.on('disconnect', function () { setConnection(navigator.onLine === false ? 'offline' : 'reconnecting'); });
+  socket.on('connect_error', function (err) {
+    if (!socket.active) {            // refused by the server: it will not retry by itself
+      refused = true;
+      showNotice(err && err.message ? err.message : 'Could not join this session.');
+      setConnection('connecting');
+      $('connection').textContent = 'Not connected';
+    } else {
+      setConnection(navigator.onLine === false ? 'offline' : 'reconnecting');
+    }
+  });
+  window.addEventListener('offline', function () { setConnection('offline'); });
+  window.addEventListener('online', function () { if (!socket.connected && !refused) socket.connect(); });
+
+  socket.on('joined', function (data) {
+    if (data && data.token) { token = data.token; save(TOKEN_KEY, token); }
+  });
+  socket.on('state', function (data) { state = data; L.keepFocus(render); });
+  socket.on('me', function (data) { mine = data; L.keepFocus(render); });
+  socket.on('my_vote', function (vote) {
+    mine.votes[vote.strand] = { level: vote.level, comment: vote.comment };
+    updateStrand(vote.strand);
+  });
+  socket.on('tally', function (data) {
+    if (!state || !data.counts) return;
+    state.strands.forEach(function (s) { if (data.counts[s.key]) s.counts = data.counts[s.key]; });
+    state.strands.forEach(function (s) { updateResults(s); });
+  });
+
+  // ------------------------------------------------------------- sending votes
+
+  function castVote(strand, level, comment) {
+    var entry = { strand: strand, level: level, client_vote_id: newVoteId() };
+    if (comment !== undefined) entry.comment = comment;
+    pending[strand] = entry;
+    save(PENDING_KEY, JSON.stringify(pending));
+    delete errors[strand];
+    updateStrand(strand);
+    if (!socket.connected) announce('You are offline. Your vote will be sent when you are back online.');
+    pump();
+  }
+
+  /* One vote in flight at a time, so that the server stores them in the order they were made. */
+  function pump() {
+    if (inflight || !socket.connected) return;
+    var keys = Object.keys(pending);
+    if (!keys.length) return;
+    var entry = pending[keys[0]];
+    inflight = entry;
+    socket.timeout(10000).emit('vote', entry, function (err, ack) {
+      inflight = null;
+      if (err) { window.setTimeout(pump, 1000); return; }   // no answer: resend, same id
+      var current = pending[entry.strand];
+      var superseded = current && current.client_vote_id !== entry.client_vote_id;
+      if (!superseded) {
+        delete pending[entry.strand];
+        save(PENDING_KEY, JSON.stringify(pending));
+        if (ack && ack.ok) {
+          mine.votes[entry.strand] = { level: ack.vote.level, comment: ack.vote.comment };
+          delete drafts[entry.strand];
+          announce('Saved: ' + levelName(ack.vote.level) + ' for ' + strandName(entry.strand) + '.');
+        } else {
+          errors[entry.strand] = (ack && ack.error) || 'Your vote was not saved.';
+          announce(errors[entry.strand]);
+        }
+        updateStrand(entry.strand);
+      }
+      pump();
+    });
+  }
+
+  // ------------------------------------------------------------- rendering
+
+  function levelName(number) {
+    var level = state && state.levels[number - 1];
+    return level ? level.name : String(number);
+  }
+  function strandName(key) {
+    var strand = state && state.strands.filter(function (s) { return s.key === key; })[0];
+    return strand ? strand.name : key;
+  }
+
+  function visibleStrands() {
+    if (!state) return [];
+    if (state.session.pacing === 'self_paced') return state.strands;
+    return state.strands.filter(function (s) { return s.key === state.session.current; });
+  }
+
+  function render() {
+    var box = $('strands');
+    L.clear(box);
+    if (!state) return;
+    var session = state.session;
+    if (session.status === 'ended') {
+      showNotice('This session has ended. Thank you for taking part.');
+    } else if (!refused) {
+      showNotice('');
+    }
+    if (renderProfile()) return;
+    var shown = visibleStrands();
+    if (!shown.length) {
+      box.appendChild(el('p', { className: 'waiting', text: 'You have joined. Voting starts when the facilitator opens the first strand.' }));
+      return;
+    }
+    shown.forEach(function (strand) { box.appendChild(strandCard(strand)); });
+    shown.forEach(function (strand) { updateStrand(strand.key); updateResults(strand); });
+  }
+
+  function strandCard(strand) {
+    var key = strand.key;
+    var open = strand.status === 'open' && state.session.status !== 'ended';
+    var options = state.levels.map(function (level, i) {
+      var cell = strand.cells[i];
+      var id = 'opt-' + key + '-' + level.number;
+      var input = el('input', { type: 'radio', name: 'level-' + key, id: id, value: level.number,
+                                'aria-describedby': 'sum-' + key + '-' + level.number });
+      input.addEventListener('change', function () { castVote(key, level.number); });
+      return el('div', { className: 'level-option level-option-' + level.number }, [
+        input,
+        el('label', { 'for': id }, [
+          el('span', { className: 'level-name', text: level.name }),
+          el('span', { className: 'level-summary', id: 'sum-' + key + '-' + level.number, text: cell.summary }),
+        ]),
+        el('details', { className: 'level-more' }, [
+          el('summary', {}, ['More about ' + level.name, el('span', { className: 'visually-hidden', text: ' for ' + strand.name })]),
+          el('ul', {}, cell.descriptors.map(function (d) { return el('li', { text: d }); })),
+        ]),
+      ]);
+    });
+    var statusText = open ? 'Voting is open. Tap a level; you can change it while voting is open.'
+      : strand.status === 'pending' ? 'Voting on this strand opens soon.'
+      : 'Voting on this strand is closed.';
+    var comment = el('textarea', { className: 'textarea', id: 'comment-' + key, rows: '3', maxlength: '500',
+                                   'aria-describedby': 'comment-hint-' + key });
+    comment.addEventListener('input', function () { drafts[key] = comment.value; });
+    var saveComment = el('button', { type: 'button', className: 'button button-secondary', id: 'save-comment-' + key, text: 'Save comment' });
+    saveComment.addEventListener('click', function () {
+      var level = chosenLevel(key);
+      if (!level) { errors[key] = 'Choose a level before adding a comment.'; updateStrand(key); return; }
+      castVote(key, level, comment.value);
+    });
+    return el('section', { className: 'strand-card', id: 'card-' + key, 'aria-labelledby': 'title-' + key }, [
+      el('h1', { className: 'strand-title', id: 'title-' + key, text: strand.label }),
+      strand.purpose ? el('p', { className: 'hint', text: strand.purpose }) : null,
+      el('p', { className: 'strand-state strand-state-' + strand.status, id: 'state-' + key, text: statusText }),
+      el('fieldset', { className: 'fieldset levels', id: 'levels-' + key, disabled: !open }, [
+        el('legend', { className: 'visually-hidden', text: 'Your rating for ' + strand.name }),
+      ].concat(options)),
+      el('p', { className: 'vote-status', id: 'status-' + key }),
+      el('div', { className: 'results', id: 'results-' + key, hidden: true }),
+      el('p', { className: 'desk-line', id: 'desk-' + key, hidden: true }),
+      el('div', { className: 'form-group comment-group', id: 'comment-group-' + key, hidden: !open }, [
+        el('label', { className: 'label', 'for': 'comment-' + key, text: 'Add a comment (optional)' }),
+        el('p', { className: 'hint', id: 'comment-hint-' + key, text: 'Evidence or a reason for your rating. Please do not name anyone.' }),
+        comment,
+        saveComment,
+      ]),
+    ]);
+  }
+
+  function chosenLevel(key) {
+    if (pending[key]) return pending[key].level;
+    return mine.votes[key] ? mine.votes[key].level : null;
+  }
+
+  function updateStrand(key) {
+    var status = $('status-' + key);
+    if (!status) return;
+    var level = chosenLevel(key);
+    if (state) {
+      state.levels.forEach(function (lv) {
+        var input = $('opt-' + key + '-' + lv.number);
+        if (input) input.checked = lv.number === level;
+      });
+    }
+    var comment = $('comment-' + key);
+    if (comment && document.activeElement !== comment) {
+      var saved = mine.votes[key] ? mine.votes[key].comment : '';
+      comment.value = drafts[key] !== undefined ? drafts[key] : (saved || '');
+    }
+    if (errors[key]) {
+      status.textContent = errors[key];
+      status.className = 'vote-status vote-error';
+    } else if (pending[key]) {
+      status.textContent = socket.connected ? 'Sending…' : 'Waiting to send: you are offline.';
+      status.className = 'vote-status vote-sending';
+    } else if (mine.votes[key]) {
+      status.textContent = 'Your vote is saved: ' + levelName(mine.votes[key].level) + '.';
+      status.className = 'vote-status vote-saved';
+    } else {
+      status.textContent = '';
+      status.className = 'vote-status';
+    }
+  }
+
+  function updateResults(strand) {
+    var box = $('results-' + strand.key);
+    var desk = $('desk-' + strand.key);
+    if (!box) return;
+    L.clear(box);
+    box.hidden = !strand.counts;
+    if (strand.counts) {
+      box.appendChild(el('h2', { className: 'results-title', text: 'How the room voted' }));
+      box.appendChild(L.bars(state.levels, strand.counts, { desk: strand.desk, label: 'Votes per level for ' + strand.name }));
+    }
+    desk.hidden = !strand.desk;
+    desk.textContent = strand.desk ? "The programme team's desk rating: " + strand.desk.label : '';
+  }
+
+  function renderProfile() {
+    var box = $('profile');
+    var options = state.profile;
+    var needed = options && mine.profile && !mine.profile.done && state.session.status !== 'ended';
+    box.hidden = !needed;
+    L.clear(box);
+    if (!needed) return false;
+    var roleRadios = options.roles.map(function (r) {
+      return el('div', { className: 'radio' }, [
+        el('input', { type: 'radio', name: 'role', id: 'role-' + r.value, value: r.value }),
+        el('label', { 'for': 'role-' + r.value, text: r.label }),
+      ]);
+    });
+    var sector = el('select', { className: 'select', id: 'sector', name: 'sector' },
+      [el('option', { value: '', text: 'Prefer not to say' })].concat(options.sectors.map(function (s) {
+        return el('option', { value: s, text: s });
+      })));
+    var locality = options.localities.length ? el('div', { className: 'form-group' }, [
+      el('label', { className: 'label', 'for': 'locality', text: 'Your locality' }),
+      el('select', { className: 'select', id: 'locality', name: 'locality' },
+        [el('option', { value: '', text: 'Prefer not to say' })].concat(options.localities.map(function (s) {
+          return el('option', { value: s, text: s });
+        }))),
+    ]) : null;
+    var form = el('form', { id: 'profile-form', novalidate: true }, [
+      el('h1', { id: 'profile-title', text: 'About you (optional)' }),
+      el('p', { text: 'This helps compare views between groups. Results for groups of fewer than five people are never shown. We never ask your name.' }),
+      el('fieldset', { className: 'fieldset' }, [el('legend', { className: 'label', text: 'Your role' })].concat(roleRadios)),
+      el('div', { className: 'form-group' }, [el('label', { className: 'label', 'for': 'sector', text: 'Your sector or agency' }), sector]),
+      locality,
+      el('p', { className: 'vote-status', id: 'profile-status', role: 'status' }),
+      el('div', { className: 'button-group' }, [
+        el('button', { type: 'submit', className: 'button', text: 'Continue' }),
+        el('button', { type: 'button', className: 'button button-secondary', id: 'profile-skip', text: 'Skip' }),
+      ]),
+    ]);
+    box.appendChild(form);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var role = form.querySelector('input[name=role]:checked');
+      sendProfile({ role: role ? role.value : '', sector: sector.value,
+                    locality: locality ? $('locality').value : '' });
+    });
+    $('profile-skip').addEventListener('click', function () { sendProfile({}); });
+    return true;
+  }
+
+  function sendProfile(profile) {
+    $('profile-status').textContent = 'Saving…';
+    socket.timeout(10000).emit('profile', profile, function (err, ack) {
+      if (err || !ack.ok) {
+        $('profile-status').textContent = err ? 'No answer from the server. Try again.' : ack.error;
+        return;
+      }
+      mine.profile = ack.profile;
+      render();
+      var first = document.querySelector('.strand-title, .waiting');
+      if (first) { first.setAttribute('tabindex', '-1'); first.focus(); }
+    });
+  }
+
+  setConnection('connecting');
+})();

@@ -1,0 +1,75 @@
+/* The projector: no controls, large type; bars only while results are shown, the desk rating
+   only once revealed (the server sends nothing else). */
+(function () {
+  'use strict';
+  var L = window.Live, el = L.el;
+  var sessionId = parseInt(document.body.getAttribute('data-session-id'), 10);
+  var $ = function (id) { return document.getElementById(id); };
+  var state = null;
+
+  var socket = L.connect(function () { return { role: 'presenter', session_id: sessionId }; });
+  socket.on('connect', function () { $('connection').textContent = ''; });
+  socket.on('disconnect', function () { $('connection').textContent = 'Reconnecting…'; });
+  socket.on('connect_error', function (err) {
+    $('connection').textContent = socket.active ? 'Reconnecting…' : err.message;
+  });
+  socket.on('state', function (data) { state = data; render(); });
+  socket.on('tally', function (data) {
+    if (!state) return;
+    state.joined = data.joined;
+    state.strands.forEach(function (s) {
+      s.voted = data.voted[s.key];
+      if (data.counts) s.counts = data.counts[s.key];
+    });
+    render();
+  });
+
+  function statusLine(s) {
+    var words = { pending: 'Voting opens soon', open: 'Voting is open', closed: 'Voting is closed' }[s.status];
+    return words + ' · ' + s.voted + ' voted';
+  }
+
+  function render() {
+    if (!state) return;
+    $('joined').textContent = String(state.joined);
+    var session = state.session;
+    var list = $('strand-list');
+    L.clear(list);
+    var results = $('strand-results');
+    L.clear(results);
+    var desk = $('strand-desk');
+    if (session.status === 'ended') {
+      $('strand-title').textContent = 'Thank you: this session has ended';
+      $('strand-purpose').textContent = '';
+      $('strand-status').textContent = '';
+      desk.hidden = true;
+      return;
+    }
+    if (session.pacing === 'self_paced') {
+      $('strand-title').textContent = 'Rate each strand on your phone';
+      $('strand-purpose').textContent = session.closes_at ? 'Voting closes ' + new Date(session.closes_at).toLocaleString('en-GB') : '';
+      $('strand-status').textContent = '';
+      desk.hidden = true;
+      state.strands.forEach(function (s) {
+        list.appendChild(el('section', { className: 'presenter-row' }, [
+          el('h2', { text: s.label }),
+          el('p', { text: statusLine(s) }),
+          s.counts ? L.bars(state.levels, s.counts, { desk: s.desk, label: 'Votes per level for ' + s.name }) : null,
+          s.desk ? el('p', { className: 'presenter-desk', text: 'Desk rating: ' + s.desk.label }) : null,
+        ]));
+      });
+      return;
+    }
+    var strand = state.strands.filter(function (s) { return s.key === session.current; })[0];
+    if (!strand) {
+      $('strand-title').textContent = 'Waiting for the first strand';
+      return;
+    }
+    $('strand-title').textContent = strand.label;
+    $('strand-purpose').textContent = strand.purpose || '';
+    $('strand-status').textContent = statusLine(strand);
+    if (strand.counts) results.appendChild(L.bars(state.levels, strand.counts, { desk: strand.desk, label: 'Votes per level' }));
+    desk.hidden = !strand.desk;
+    desk.textContent = strand.desk ? "Programme team's desk rating: " + strand.desk.label : '';
+  }
+})();

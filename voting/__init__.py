@@ -1,0 +1,19 @@
+"""Live voting for early help maturity-model workshops."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask application (the `flask --app voting` entry point).
+
+    The factory lives in `voting.app` and is imported here, not at module level, so that the
+    server entry point can monkey-patch eventlet or gevent before Flask and its friends load.
+    """
+    from voting.app import build_app
+
+    return build_app(config)

@@ -1,0 +1,72 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, render_template
+from werkzeug.exceptions import HTTPException
+
+from voting import auth, database, events, facilitate, frameworks, participate
+from voting.config import PROJECT_ROOT, Config
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self' ws: wss:",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+])
+
+
+def build_app(config: dict[str, Any] | None = None) -> Flask:
+    settings = Config().as_dict()
+    settings.update(config or {})
+    Config.validate(settings)
+    app = Flask(
+        "voting",
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(settings["INSTANCE_DIR"]),
+    )
+    app.config.from_mapping(settings)
+    database.init_app(app)
+    auth.init_app(app)
+    _load_frameworks(app)
+    app.register_blueprint(participate.bp)
+    app.register_blueprint(facilitate.bp)
+    events.init_app(app)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _load_frameworks(app: Flask) -> None:
+    found, errors = frameworks.discover(app.config["FRAMEWORK_DIRS"])
+    if frameworks.DEFAULT_FRAMEWORK_ID not in found:
+        raise RuntimeError(
+            f"The built-in framework {frameworks.DEFAULT_FRAMEWORK_ID!r} did not load: "
+            + "; ".join(errors)
+        )
+    for error in errors:
+        log.warning("Framework file skipped: %s", error)
+    app.extensions["voting_frameworks"] = found
+    app.extensions["voting_framework_errors"] = errors
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    return render_template("error.html", error=error), error.code or 500

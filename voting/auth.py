@@ -1,0 +1,172 @@
+"""Facilitator login, CSRF protection for forms, and the app's generated secrets."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from voting.database import get_database
+from voting.models import AppSetting, VotingSession
+
+bp = Blueprint("auth", __name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+PASSPHRASE_KEY = "facilitator_passphrase_hash"
+SECRET_KEY_KEY = "secret_key"
+CSRF_FIELD = "csrf_token"
+
+
+def init_app(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _stored_or_new(app, SECRET_KEY_KEY, secrets.token_hex(32))
+    if not app.config.get("FACILITATOR_PASSPHRASE"):
+        _ensure_generated_passphrase(app)
+    app.register_blueprint(bp)
+    app.before_request(_check_csrf)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["is_facilitator"] = is_facilitator
+    app.cli.add_command(reset_passphrase_command)
+
+
+def _stored_or_new(app: Flask, key: str, candidate: str) -> str:
+    """The value stored under `key`, storing `candidate` first if there is none. Several workers
+    starting at once agree, because the loser of the insert reads the winner's value."""
+    database = get_database(app)
+    with database.read() as db:
+        found = db.get(AppSetting, key)
+        if found is not None:
+            return found.value
+    try:
+        with database.write() as db:
+            db.add(AppSetting(key=key, value=candidate))
+        return candidate
+    except IntegrityError:
+        with database.read() as db:
+            return db.get(AppSetting, key).value  # type: ignore[union-attr]
+
+
+def new_passphrase() -> str:
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+def _ensure_generated_passphrase(app: Flask) -> None:
+    passphrase = new_passphrase()
+    stored = _stored_or_new(app, PASSPHRASE_KEY, generate_password_hash(passphrase))
+    if check_password_hash(stored, passphrase):
+        # Shown once, by the server at start-up; only its hash is kept.
+        app.config["GENERATED_PASSPHRASE"] = passphrase
+
+
+def set_passphrase(app: Flask, passphrase: str) -> None:
+    with get_database(app).write() as db:
+        row = db.get(AppSetting, PASSPHRASE_KEY)
+        if row is None:
+            db.add(AppSetting(key=PASSPHRASE_KEY, value=generate_password_hash(passphrase)))
+        else:
+            row.value = generate_password_hash(passphrase)
+
+
+def passphrase_matches(candidate: str) -> bool:
+    configured = current_app.config.get("FACILITATOR_PASSPHRASE")
+    if configured:
+        return hmac.compare_digest(candidate.encode("utf-8"), configured.encode("utf-8"))
+    with get_database().read() as db:
+        stored = db.get(AppSetting, PASSPHRASE_KEY)
+    return stored is not None and check_password_hash(stored.value, candidate)
+
+
+def is_facilitator() -> bool:
+    return bool(session.get("facilitator"))
+
+
+def may_run_session(session_id: int) -> bool:
+    with get_database().read() as db:
+        return db.scalar(select(VotingSession.id).where(VotingSession.id == session_id)) is not None
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not is_facilitator():
+            return redirect(url_for("auth.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+def _check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get(CSRF_FIELD) or ""
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        abort(400, description="This form has expired. Go back, reload the page and try again.")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: an open redirect would let a link log someone in and send them on.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("facilitate.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        candidate = request.form.get("passphrase", "")
+        if len(candidate) <= 200 and passphrase_matches(candidate):
+            session.clear()
+            session["facilitator"] = True
+            session.permanent = True
+            return redirect(_safe_next(request.form.get("next")))
+        error = "That passphrase is not right. Check it and try again."
+    status = 401 if error else 200
+    return render_template("login.html", error=error, next=request.values.get("next", "")), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    session.clear()
+    flash("You have logged out.")
+    return redirect(url_for("auth.login"))
+
+
+@click.command("reset-passphrase")
+def reset_passphrase_command() -> None:
+    """Generate a new facilitator passphrase and print it (the old one stops working)."""
+    if current_app.config.get("FACILITATOR_PASSPHRASE"):
+        raise click.ClickException(
+            "VOTING_FACILITATOR_PASSPHRASE is set; change that variable instead.")
+    passphrase = new_passphrase()
+    set_passphrase(current_app, passphrase)
+    click.echo(f"New facilitator passphrase: {passphrase}")

@@ -1,0 +1,68 @@
+"""Configuration read from `VOTING_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "sessions"
+ASYNC_MODES = ("threading", "eventlet", "gevent")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"VOTING_{name}")
+    return value if value not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"VOTING_{name} must be a number, not {raw!r}") from exc
+
+
+class Config:
+    """Defaults, each overridable by `VOTING_<NAME>` in the environment."""
+
+    def __init__(self) -> None:
+        self.DATABASE_URL: str = _env("DATABASE_URL") or (
+            f"sqlite:///{INSTANCE_DIR / 'voting.sqlite3'}"
+        )
+        # Flask signs the facilitator's session cookie with this; without one set, a random key
+        # is generated and kept in the database so logins survive a restart.
+        self.SECRET_KEY: str | None = _env("SECRET_KEY")
+        self.PUBLIC_URL: str | None = (_env("PUBLIC_URL") or "").rstrip("/") or None
+        self.FACILITATOR_PASSPHRASE: str | None = _env("FACILITATOR_PASSPHRASE")
+        # The server entry point defaults to eventlet; everything else (tests, the flask CLI)
+        # runs threading so that an installed eventlet is never picked up by accident.
+        self.ASYNC_MODE: str = _env("ASYNC_MODE", "threading") or "threading"
+        self.MESSAGE_QUEUE: str | None = _env("MESSAGE_QUEUE")
+        # Seconds between live tally broadcasts per session; 0 sends one after every vote.
+        self.TALLY_INTERVAL: float = _env_float("TALLY_INTERVAL", 0.1)
+        self.MAX_COMMENT_LENGTH: int = 500
+        self.MAX_HTTP_BUFFER_SIZE: int = 64 * 1024
+        self.MAX_CONTENT_LENGTH: int = 2 * 1024 * 1024
+        self.FRAMEWORK_DIRS: list[str] = [
+            p for p in (_env("FRAMEWORK_DIR") or "").split(os.pathsep) if p
+        ]
+        self.INSTANCE_DIR: str = _env("INSTANCE_DIR") or str(INSTANCE_DIR)
+        self.SESSION_COOKIE_HTTPONLY: bool = True
+        self.SESSION_COOKIE_SAMESITE: str = "Lax"
+        self.SESSION_COOKIE_SECURE: bool = bool(
+            self.PUBLIC_URL and self.PUBLIC_URL.startswith("https://")
+        )
+        self.TESTING: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+    @staticmethod
+    def validate(settings: dict[str, Any]) -> None:
+        mode = settings.get("ASYNC_MODE")
+        if mode not in ASYNC_MODES:
+            raise ValueError(f"VOTING_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {mode!r}")

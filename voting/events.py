@@ -1,0 +1,273 @@
+"""Every Socket.IO handler, the rooms, and the coalesced live tally.
+
+Rooms per session: `phones:<id>`, `presenter:<id>` and `console:<id>`, so each screen receives only
+what it may see (see `snapshots`), plus `participant:<id>` so that a participant's own tabs agree.
+Every (re)connecting screen is sent a full snapshot; after that, state changes are broadcast as
+snapshots and votes as small tally updates.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_socketio import SocketIO, emit, join_room
+
+from voting import auth, snapshots, votes
+from voting.control import apply_action
+from voting.database import get_database
+from voting.validation import Refusal, as_payload, int_field, text_field
+
+log = logging.getLogger(__name__)
+
+socketio = SocketIO()
+
+ROLES = ("phone", "presenter", "console")
+CLIENT_VOTE_ID_LENGTH = 64
+SERVER_FAULT = "Something went wrong on the server; nothing was changed. Please try again."
+
+
+@dataclass(frozen=True)
+class Connection:
+    role: str
+    session_id: int
+    participant_id: int | None = None
+
+
+# Per process: a socket's sid belongs to the worker it connected to.
+_connections: dict[str, Connection] = {}
+
+
+def init_app(app: Flask) -> None:
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        message_queue=app.config.get("MESSAGE_QUEUE"),
+        max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"],
+        # Same origin only (the default), stated so nobody widens it by accident.
+        cors_allowed_origins=app.config.get("CORS_ALLOWED_ORIGINS"),
+        ping_interval=20,
+        ping_timeout=20,
+    )
+    app.extensions["voting_tallies"] = TallyCoalescer(app, app.config["TALLY_INTERVAL"])
+
+
+def room(kind: str, session_id: int) -> str:
+    return f"{kind}:{session_id}"
+
+
+# ---------------------------------------------------------------- broadcasting
+
+
+class TallyCoalescer:
+    """At most one tally broadcast per session per interval, always carrying the latest counts.
+
+    A session is marked after its vote has committed; the flush clears the mark *before*
+    counting, so a vote committed during the count marks the session again and is never missed.
+    """
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self._pending: set[int] = set()
+        self._lock = threading.Lock()
+
+    def mark(self, session_id: int) -> None:
+        if self.interval <= 0:
+            publish_tally(session_id)
+            return
+        with self._lock:
+            if session_id in self._pending:
+                return
+            self._pending.add(session_id)
+        socketio.start_background_task(self._flush_later, session_id)
+
+    def _flush_later(self, session_id: int) -> None:
+        socketio.sleep(self.interval)
+        with self._lock:
+            self._pending.discard(session_id)
+        try:
+            with self.app.app_context():
+                publish_tally(session_id)
+        except Exception:  # a failed broadcast must not kill the worker; the next vote retries
+            log.exception("tally broadcast for session %s failed", session_id)
+
+
+def publish_tally(session_id: int) -> None:
+    with get_database().read() as db:
+        loaded = snapshots.load(db, session_id)
+        if loaded is None:
+            return
+        payloads = {a: snapshots.tally_update(loaded, a) for a in ("console", "presenter", "phones")}
+    for audience, payload in payloads.items():
+        if payload is not None:
+            socketio.emit("tally", payload, to=room(audience, session_id))
+
+
+def publish_state(session_id: int) -> None:
+    """Send every screen of the session its full snapshot (after a facilitator action)."""
+    with get_database().read() as db:
+        loaded = snapshots.load(db, session_id)
+        if loaded is None:
+            return
+        console = snapshots.console_state(loaded)
+        presenter = snapshots.presenter_state(loaded)
+        phones = snapshots.phone_state(loaded)
+    socketio.emit("state", console, to=room("console", session_id))
+    socketio.emit("state", presenter, to=room("presenter", session_id))
+    socketio.emit("state", phones, to=room("phones", session_id))
+
+
+def _send_snapshot(connection: Connection) -> None:
+    with get_database().read() as db:
+        loaded = snapshots.load(db, connection.session_id)
+        if loaded is None:
+            raise Refusal("This session no longer exists.")
+        if connection.role == "console":
+            emit("state", snapshots.console_state(loaded))
+        elif connection.role == "presenter":
+            emit("state", snapshots.presenter_state(loaded))
+        else:
+            assert connection.participant_id is not None
+            emit("state", snapshots.phone_state(loaded))
+            emit("me", snapshots.phone_personal(db, connection.session_id,
+                                                connection.participant_id))
+
+
+# ---------------------------------------------------------------- connecting
+
+
+@socketio.on("connect")
+def on_connect(auth_data: Any = None) -> None:
+    try:
+        payload = as_payload(auth_data, "The connection request")
+        role = text_field(payload, "role", "a role", max_length=20, choices=ROLES)
+        connection, extra = _connect_phone(payload) if role == "phone" else _connect_screen(
+            role, payload)
+        _connections[request.sid] = connection
+        join_room(room({"phone": "phones"}.get(role, role), connection.session_id))
+        if connection.participant_id is not None:
+            join_room(f"participant:{connection.participant_id}")
+        if extra:
+            emit("joined", extra)
+        _send_snapshot(connection)
+    except Refusal as refusal:
+        _connections.pop(request.sid, None)
+        raise ConnectionRefusedError(refusal.message) from None
+
+
+def _connect_phone(payload: dict[str, Any]) -> tuple[Connection, dict[str, Any] | None]:
+    code = text_field(payload, "code", "the session code", max_length=20)
+    token = text_field(payload, "token", "the participant token", max_length=100, required=False)
+    joined = votes.join(get_database(), code, token or None)
+    connection = Connection("phone", joined.session_id, joined.participant_id)
+    # The token goes back to the phone that made it, and only then, so it can rejoin later.
+    return connection, {"token": joined.token, "new": joined.is_new}
+
+
+def _connect_screen(role: str, payload: dict[str, Any]) -> tuple[Connection, None]:
+    if not auth.is_facilitator():
+        raise Refusal("Log in as the facilitator to open this screen.")
+    session_id = int_field(payload, "session_id", "the session id", low=1, high=2**31 - 1)
+    if not auth.may_run_session(session_id):
+        raise Refusal("This session does not exist, or it is not yours to run.")
+    return Connection(role, session_id), None
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_args: Any) -> None:
+    _connections.pop(request.sid, None)
+
+
+# ---------------------------------------------------------------- events
+
+
+def _handler(*roles: str) -> Callable[[Callable[..., dict[str, Any] | None]], Callable[..., Any]]:
+    """Run an event for the given roles only; every outcome is an acknowledgement
+    `{"ok": true, …}` or `{"ok": false, "error": "…"}`, and no fault escapes to the server."""
+
+    def wrap(fn: Callable[..., dict[str, Any] | None]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def inner(data: Any = None, *_extra: Any) -> dict[str, Any]:
+            connection = _connections.get(request.sid)
+            if connection is None or connection.role not in roles:
+                return {"ok": False, "error": "This screen is not allowed to do that."}
+            if connection.role != "phone" and not auth.is_facilitator():
+                return {"ok": False, "error": "Your facilitator login has ended. Log in again."}
+            try:
+                result = fn(connection, data)
+            except Refusal as refusal:
+                return {"ok": False, "error": refusal.message}
+            except Exception:
+                log.exception("event %s failed", fn.__name__)
+                return {"ok": False, "error": SERVER_FAULT}
+            return {"ok": True, **(result or {})}
+
+        return inner
+
+    return wrap
+
+
+@socketio.on("vote")
+@_handler("phone")
+def on_vote(connection: Connection, data: Any) -> dict[str, Any]:
+    payload = as_payload(data, "A vote")
+    strand = text_field(payload, "strand", "a strand", max_length=40)
+    level = int_field(payload, "level", "the level", low=1, high=7)
+    comment = None
+    if "comment" in payload:
+        comment = text_field(payload, "comment", "the comment", required=False,
+                             max_length=current_app.config["MAX_COMMENT_LENGTH"])
+    client_vote_id = text_field(payload, "client_vote_id", "the vote id", required=False,
+                                max_length=CLIENT_VOTE_ID_LENGTH) or None
+    assert connection.participant_id is not None
+    receipt = votes.cast_vote(get_database(), connection.session_id, connection.participant_id,
+                              strand, level, comment, client_vote_id)
+    if receipt.changed:
+        current_app.extensions["voting_tallies"].mark(connection.session_id)
+        # The participant's other tabs learn of it too; the sender has its acknowledgement.
+        socketio.emit("my_vote", receipt.as_dict(), to=f"participant:{connection.participant_id}",
+                      skip_sid=request.sid)
+    return {"vote": receipt.as_dict()}
+
+
+@socketio.on("profile")
+@_handler("phone")
+def on_profile(connection: Connection, data: Any) -> dict[str, Any]:
+    payload = as_payload(data, "A profile")
+    with get_database().read() as db:
+        loaded = snapshots.load(db, connection.session_id)
+        if loaded is None:
+            raise Refusal("This session no longer exists.")
+        if not loaded.session.collect_profile:
+            raise Refusal("This session does not ask about you.")
+        localities = list(loaded.session.assessment.localities or [])
+    role = text_field(payload, "role", "your role level", max_length=20, required=False,
+                      choices=votes.ROLE_CHOICES)
+    sector = text_field(payload, "sector", "your sector", max_length=80, required=False,
+                        choices=votes.DEFAULT_SECTORS)
+    locality = text_field(payload, "locality", "your locality", max_length=80, required=False,
+                          choices=localities)
+    assert connection.participant_id is not None
+    profile = votes.save_profile(get_database(), connection.participant_id, role, sector, locality)
+    return {"profile": profile}
+
+
+@socketio.on("control")
+@_handler("console")
+def on_control(connection: Connection, data: Any) -> dict[str, Any]:
+    message = apply_action(get_database(), connection.session_id, data)
+    publish_state(connection.session_id)
+    return {"message": message}
+
+
+@socketio.on("sync")
+@_handler("phone", "presenter", "console")
+def on_sync(connection: Connection, data: Any) -> None:
+    """A screen that suspects it missed something asks for its snapshot again."""
+    _send_snapshot(connection)

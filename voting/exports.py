@@ -1,0 +1,163 @@
+"""Downloads: votes as long-format CSV, and the whole assessment as JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from voting.control import desk_label, framework_of
+from voting.models import Assessment, Participant, StrandState, Vote, VotingSession, utcnow
+from voting.tallies import joined_count, level_counts
+
+JSON_FORMAT = "maturity-voting/assessment@1"
+CSV_COLUMNS = (
+    "assessment", "period", "session", "session_date", "forum_type", "session_locality",
+    "strand_key", "strand", "round", "level", "level_number", "role", "sector",
+    "participant_locality", "voted_at",
+)
+
+
+def file_stem(assessment: Assessment) -> str:
+    raw = f"{assessment.area}-{assessment.period}"
+    return re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-") or f"assessment-{assessment.id}"
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def vote_rows(db: Session, assessment: Assessment, session_id: int | None = None
+              ) -> Iterator[dict[str, Any]]:
+    """One row per current vote (each strand's current round), oldest session first."""
+    framework = framework_of(assessment)
+    query = (
+        select(Vote, VotingSession, Participant)
+        .join(VotingSession, VotingSession.id == Vote.session_id)
+        .join(Participant, Participant.id == Vote.participant_id)
+        .join(StrandState, (StrandState.session_id == Vote.session_id)
+              & (StrandState.strand_key == Vote.strand_key)
+              & (StrandState.round == Vote.round))
+        .where(VotingSession.assessment_id == assessment.id)
+        .order_by(VotingSession.id, Vote.strand_key, Vote.id)
+    )
+    if session_id is not None:
+        query = query.where(Vote.session_id == session_id)
+    for vote, session, participant in db.execute(query):
+        strand = framework.strand(vote.strand_key)
+        yield {
+            "assessment": assessment.area,
+            "period": assessment.period,
+            "session": session.name,
+            "session_date": session.held_on.isoformat() if session.held_on else "",
+            "forum_type": session.forum_type,
+            "session_locality": session.locality,
+            "strand_key": vote.strand_key,
+            "strand": strand.name if strand else vote.strand_key,
+            "round": vote.round,
+            "level": framework.level_name(vote.level),
+            "level_number": vote.level,
+            "role": participant.role or "",
+            "sector": participant.sector or "",
+            "participant_locality": participant.locality or "",
+            "voted_at": vote.updated_at.isoformat(timespec="seconds") + "Z",
+        }
+
+
+def votes_csv(db: Session, assessment: Assessment, session_id: int | None = None) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in vote_rows(db, assessment, session_id):
+        writer.writerow({k: _spreadsheet_safe(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
+    framework = framework_of(assessment)
+    levels = len(framework.levels)
+    desk = {d.strand_key: d for d in assessment.desk_ratings}
+    totals: dict[str, list[int]] = {s.key: [0] * levels for s in framework.strands}
+    sessions = []
+    for session in assessment.sessions:
+        counts = level_counts(db, session.id, levels)
+        states = {s.strand_key: s for s in session.strand_states}
+        comments = _comments(db, session.id)
+        strands = []
+        for key in session.strand_keys:
+            strand_counts = counts.get(key, [0] * levels)
+            totals[key] = [a + b for a, b in zip(totals[key], strand_counts, strict=True)]
+            state = states.get(key)
+            strands.append({
+                "key": key,
+                "status": state.status if state else None,
+                "round": state.round if state else None,
+                "desk_revealed": state.revealed if state else False,
+                "counts": strand_counts,
+                "votes": sum(strand_counts),
+                "comments": comments.get(key, []),
+            })
+        sessions.append({
+            "id": session.id,
+            "name": session.name,
+            "date": session.held_on.isoformat() if session.held_on else None,
+            "forum_type": session.forum_type,
+            "locality": session.locality,
+            "pacing": session.pacing,
+            "status": session.status,
+            "participants": joined_count(db, session.id),
+            "strands": strands,
+        })
+    return {
+        "format": JSON_FORMAT,
+        "exported_at": utcnow().isoformat(timespec="seconds") + "Z",
+        "assessment": {
+            "id": assessment.id,
+            "area": assessment.area,
+            "period": assessment.period,
+            "localities": assessment.localities or [],
+            "created_at": assessment.created_at.isoformat(timespec="seconds") + "Z",
+        },
+        "framework": framework.to_dict(),
+        "desk_ratings": [
+            {
+                "strand": s.key,
+                "level": desk[s.key].level if s.key in desk else None,
+                "upper_level": desk[s.key].upper_level if s.key in desk else None,
+                "label": desk_label(framework, desk.get(s.key)),
+                "evidence": desk[s.key].evidence if s.key in desk else "",
+                "sources": desk[s.key].sources if s.key in desk else "",
+            }
+            for s in framework.strands
+        ],
+        "sessions": sessions,
+        "tallies": {key: {"counts": c, "votes": sum(c)} for key, c in totals.items()},
+    }
+
+
+def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
+    rows = db.execute(
+        select(Vote.strand_key, Vote.comment)
+        .join(StrandState, (StrandState.session_id == Vote.session_id)
+              & (StrandState.strand_key == Vote.strand_key)
+              & (StrandState.round == Vote.round))
+        .where(Vote.session_id == session_id, Vote.comment.is_not(None), Vote.comment != "")
+        .order_by(Vote.id)
+    ).all()
+    grouped: dict[str, list[str]] = {}
+    for key, comment in rows:
+        grouped.setdefault(key, []).append(comment)
+    return grouped
+
+
+def assessment_json_text(db: Session, assessment: Assessment) -> str:
+    return json.dumps(assessment_document(db, assessment), indent=2, ensure_ascii=False)

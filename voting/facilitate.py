@@ -1,0 +1,282 @@
+"""The facilitator's pages: assessments, desk ratings, sessions, console, presenter, downloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template
+from flask import request, url_for
+from sqlalchemy import func, select
+
+from voting import exports
+from voting.auth import login_required
+from voting.control import (
+    DeskEntry,
+    SessionSpec,
+    create_assessment,
+    create_session,
+    desk_label,
+    framework_of,
+    save_desk_ratings,
+)
+from voting.database import get_database
+from voting.frameworks import DEFAULT_FRAMEWORK_ID, Framework, FrameworkError, load_text
+from voting.models import FORUM_TYPES, Assessment, Participant, VotingSession
+from voting.qrcodes import join_url, reachable_by_phones
+from voting.validation import Refusal
+
+bp = Blueprint("facilitate", __name__, url_prefix="/facilitator")
+bp.before_request(login_required(lambda: None))
+
+LOCAL_TIME = ZoneInfo("Europe/London")
+FORUM_LABELS = {"strategic": "Strategic", "operational": "Operational", "mixed": "Mixed"}
+PACING_LABELS = {"live": "Live: I open one strand at a time",
+                 "self_paced": "Self-paced: every strand open until a closing time"}
+
+
+def _frameworks() -> dict[str, Framework]:
+    return current_app.extensions["voting_frameworks"]
+
+
+def _field(name: str, max_length: int) -> str:
+    return " ".join(request.form.get(name, "").split())[:max_length]
+
+
+def _assessment_or_404(db: Any, assessment_id: int) -> Assessment:
+    assessment = db.get(Assessment, assessment_id)
+    if assessment is None:
+        abort(404, description="There is no such assessment.")
+    return assessment
+
+
+@bp.route("/")
+def dashboard() -> str:
+    with get_database().read() as db:
+        assessments = db.scalars(select(Assessment).order_by(Assessment.id.desc())).all()
+        session_counts = dict(db.execute(
+            select(VotingSession.assessment_id, func.count()).group_by(VotingSession.assessment_id)
+        ).all())
+    return render_template("dashboard.html", assessments=assessments,
+                           session_counts=session_counts)
+
+
+@bp.route("/assessments/new", methods=["GET", "POST"])
+def new_assessment() -> Any:
+    errors: dict[str, str] = {}
+    form = {"area": "", "period": "", "framework": DEFAULT_FRAMEWORK_ID, "localities": ""}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in form}
+        area, period = _field("area", 120), _field("period", 60)
+        if not area:
+            errors["area"] = "Enter the area, for example Hertfordshire."
+        if not period:
+            errors["period"] = "Enter the period, for example 2017."
+        framework = _chosen_framework(errors)
+        localities = _lines(request.form.get("localities", ""), 80, 60)
+        if not errors and framework is not None:
+            assessment_id = create_assessment(get_database(), area, period, framework, localities)
+            flash("Assessment created. Record the desk assessment next.")
+            return redirect(url_for("facilitate.assessment", assessment_id=assessment_id))
+    return render_template("assessment_form.html", form=form, errors=errors,
+                           frameworks=_frameworks()), (400 if errors else 200)
+
+
+def _chosen_framework(errors: dict[str, str]) -> Framework | None:
+    upload = request.files.get("framework_file")
+    if upload is not None and upload.filename:
+        try:
+            return load_text(upload.read(), upload.filename[:120])
+        except FrameworkError as exc:
+            errors["framework_file"] = f"This framework file cannot be used. {exc}"
+            return None
+    chosen = _frameworks().get(request.form.get("framework", ""))
+    if chosen is None:
+        errors["framework"] = "Choose a framework."
+    return chosen
+
+
+def _lines(text: str, max_length: int, max_lines: int) -> list[str]:
+    seen: list[str] = []
+    for line in text.splitlines():
+        cleaned = " ".join(line.split())[:max_length]
+        if cleaned and cleaned not in seen:
+            seen.append(cleaned)
+    return seen[:max_lines]
+
+
+@bp.route("/assessments/<int:assessment_id>")
+def assessment(assessment_id: int) -> str:
+    with get_database().read() as db:
+        found = _assessment_or_404(db, assessment_id)
+        framework = framework_of(found)
+        desk = {d.strand_key: d for d in found.desk_ratings}
+        joined = dict(db.execute(
+            select(Participant.session_id, func.count())
+            .join(VotingSession, VotingSession.id == Participant.session_id)
+            .where(VotingSession.assessment_id == assessment_id)
+            .group_by(Participant.session_id)
+        ).all())
+        sessions = list(found.sessions)
+    return render_template("assessment.html", assessment=found, framework=framework, desk=desk,
+                           desk_label=desk_label, sessions=sessions, joined=joined,
+                           forum_labels=FORUM_LABELS)
+
+
+@bp.route("/assessments/<int:assessment_id>/desk", methods=["GET", "POST"])
+def desk(assessment_id: int) -> Any:
+    with get_database().read() as db:
+        found = _assessment_or_404(db, assessment_id)
+        framework = framework_of(found)
+        ratings = {d.strand_key: d for d in found.desk_ratings}
+    error = None
+    if request.method == "POST":
+        try:
+            entries = [_desk_entry(strand.key) for strand in framework.strands]
+            save_desk_ratings(get_database(), assessment_id, entries)
+        except Refusal as refusal:
+            error = refusal.message
+        else:
+            flash("Desk assessment saved. It stays hidden from participants until you reveal it.")
+            return redirect(url_for("facilitate.assessment", assessment_id=assessment_id))
+    return render_template("desk_form.html", assessment=found, framework=framework,
+                           ratings=ratings, error=error), (400 if error else 200)
+
+
+def _desk_entry(key: str) -> DeskEntry:
+    raw = request.form.get(f"level-{key}", "")
+    level: int | None = None
+    upper: int | None = None
+    if raw:
+        low, _, high = raw.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise Refusal("Choose each rating from its list.")
+        level, upper = int(low), (int(high) if high else None)
+    return DeskEntry(
+        strand_key=key,
+        level=level,
+        upper_level=upper,
+        evidence=request.form.get(f"evidence-{key}", "")[:5000].strip(),
+        sources=request.form.get(f"sources-{key}", "")[:2000].strip(),
+    )
+
+
+@bp.route("/assessments/<int:assessment_id>/sessions/new", methods=["GET", "POST"])
+def new_session(assessment_id: int) -> Any:
+    with get_database().read() as db:
+        found = _assessment_or_404(db, assessment_id)
+        framework = framework_of(found)
+    errors: dict[str, str] = {}
+    form: dict[str, Any] = {
+        "name": "", "held_on": date.today().isoformat(), "forum_type": "mixed", "locality": "",
+        "strands": [s.key for s in framework.strands], "pacing": "live", "closes_at": "",
+        "collect_profile": True,
+    }
+    if request.method == "POST":
+        form = {**{k: request.form.get(k, "") for k in form},
+                "strands": request.form.getlist("strands"),
+                "collect_profile": request.form.get("collect_profile") == "yes"}
+        spec = _session_spec(form, errors)
+        if spec is not None and not errors:
+            try:
+                session_id = create_session(get_database(), assessment_id, spec)
+            except Refusal as refusal:
+                errors["strands"] = refusal.message
+            else:
+                return redirect(url_for("facilitate.console", session_id=session_id))
+    return render_template("session_form.html", assessment=found, framework=framework, form=form,
+                           errors=errors, forum_labels=FORUM_LABELS, pacing_labels=PACING_LABELS,
+                           ), (400 if errors else 200)
+
+
+def _session_spec(form: dict[str, Any], errors: dict[str, str]) -> SessionSpec | None:
+    name = " ".join(str(form["name"]).split())[:120]
+    if not name:
+        errors["name"] = "Enter a name for the session, for example 'District implementation group'."
+    held_on = None
+    if form["held_on"]:
+        try:
+            held_on = date.fromisoformat(str(form["held_on"]))
+        except ValueError:
+            errors["held_on"] = "Enter the date as a real date, for example 2017-06-14."
+    if form["forum_type"] not in FORUM_TYPES:
+        errors["forum_type"] = "Choose the kind of forum."
+    if form["pacing"] not in PACING_LABELS:
+        errors["pacing"] = "Choose how the session is paced."
+    strands = [str(k)[:40] for k in form["strands"]][:40]
+    if not strands:
+        errors["strands"] = "Choose at least one strand."
+    closes_at = None
+    if form["pacing"] == "self_paced":
+        closes_at = _local_to_utc(str(form["closes_at"]))
+        if closes_at is None:
+            errors["closes_at"] = "Enter when a self-paced session closes, as a date and time."
+    if errors:
+        return None
+    return SessionSpec(name, held_on, str(form["forum_type"]),
+                       " ".join(str(form["locality"]).split())[:80], strands, str(form["pacing"]),
+                       closes_at, bool(form["collect_profile"]))
+
+
+def _local_to_utc(value: str) -> datetime | None:
+    try:
+        local = datetime.fromisoformat(value).replace(tzinfo=LOCAL_TIME)
+    except ValueError:
+        return None
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _session_or_404(db: Any, session_id: int) -> VotingSession:
+    found = db.get(VotingSession, session_id)
+    if found is None:
+        abort(404, description="There is no such session.")
+    return found
+
+
+@bp.route("/sessions/<int:session_id>")
+def console(session_id: int) -> str:
+    with get_database().read() as db:
+        found = _session_or_404(db, session_id)
+        assessment_row = found.assessment
+    url = join_url(found.join_code)
+    return render_template("console.html", session=found, assessment=assessment_row,
+                           join_url=url, reachable=reachable_by_phones(url))
+
+
+@bp.route("/sessions/<int:session_id>/present")
+def presenter(session_id: int) -> str:
+    with get_database().read() as db:
+        found = _session_or_404(db, session_id)
+    return render_template("presenter.html", session=found, join_url=join_url(found.join_code))
+
+
+def _download(body: str, filename: str, mimetype: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.route("/assessments/<int:assessment_id>/votes.csv")
+def assessment_csv(assessment_id: int) -> Response:
+    with get_database().read() as db:
+        found = _assessment_or_404(db, assessment_id)
+        body = exports.votes_csv(db, found)
+    return _download(body, f"{exports.file_stem(found)}-votes.csv", "text/csv")
+
+
+@bp.route("/sessions/<int:session_id>/votes.csv")
+def session_csv(session_id: int) -> Response:
+    with get_database().read() as db:
+        found = _session_or_404(db, session_id)
+        body = exports.votes_csv(db, found.assessment, session_id=session_id)
+        stem = exports.file_stem(found.assessment) + f"-session-{session_id}"
+    return _download(body, f"{stem}-votes.csv", "text/csv")
+
+
+@bp.route("/assessments/<int:assessment_id>/assessment.json")
+def assessment_json(assessment_id: int) -> Response:
+    with get_database().read() as db:
+        found = _assessment_or_404(db, assessment_id)
+        body = exports.assessment_json_text(db, found)
+    return _download(body, f"{exports.file_stem(found)}.json", "application/json")

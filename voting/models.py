@@ -1,0 +1,198 @@
+"""The database schema: typed SQLAlchemy 2.0 models."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+FORUM_TYPES = ("strategic", "operational", "mixed")
+PACINGS = ("live", "self_paced")
+SESSION_STATUSES = ("draft", "running", "ended")
+STRAND_STATUSES = ("pending", "open", "closed")
+ROLE_LEVELS = ("strategic", "operational")
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the one form every backend stores alike."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AppSetting(Base):
+    """Small key/value store for generated secrets (secret key, passphrase hash)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Assessment(Base):
+    """One area's exercise for one period, against a snapshot of one framework."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area: Mapped[str] = mapped_column(String(120))
+    period: Mapped[str] = mapped_column(String(60))
+    framework_id: Mapped[str] = mapped_column(String(80))
+    # A copy of the framework as it was when the assessment began, so that editing or removing
+    # a framework file never rewrites a past assessment.
+    framework: Mapped[dict[str, Any]] = mapped_column(JSON)
+    localities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    desk_ratings: Mapped[list[DeskRating]] = relationship(
+        back_populates="assessment", cascade="all, delete-orphan", passive_deletes=True
+    )
+    sessions: Mapped[list[VotingSession]] = relationship(
+        back_populates="assessment",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="VotingSession.id",
+    )
+
+
+class DeskRating(Base):
+    """The programme team's own rating of one strand; `upper_level` makes it a split rating."""
+
+    __tablename__ = "desk_ratings"
+    __table_args__ = (UniqueConstraint("assessment_id", "strand_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    level: Mapped[int | None] = mapped_column(Integer)
+    upper_level: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    sources: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    assessment: Mapped[Assessment] = relationship(back_populates="desk_ratings")
+
+
+class VotingSession(Base):
+    """One workshop or forum: some strands of an assessment, a join code, live or self-paced."""
+
+    __tablename__ = "voting_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    held_on: Mapped[date | None] = mapped_column(Date)
+    forum_type: Mapped[str] = mapped_column(String(20), default="mixed")
+    locality: Mapped[str] = mapped_column(String(80), default="")
+    strand_keys: Mapped[list[str]] = mapped_column(JSON)
+    pacing: Mapped[str] = mapped_column(String(20), default="live")
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime)
+    collect_profile: Mapped[bool] = mapped_column(Boolean, default=False)
+    join_code: Mapped[str] = mapped_column(String(12), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    current_strand: Mapped[str | None] = mapped_column(String(40))
+    show_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    assessment: Mapped[Assessment] = relationship(back_populates="sessions")
+    strand_states: Mapped[list[StrandState]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class StrandState(Base):
+    """Where one strand stands in one session: pending, open or closed; revealed or not."""
+
+    __tablename__ = "strand_states"
+    __table_args__ = (UniqueConstraint("session_id", "strand_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # Votes belong to a round, so that a re-vote after discussion keeps the first round.
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    session: Mapped[VotingSession] = relationship(back_populates="strand_states")
+
+
+class Participant(Base):
+    """An anonymous phone: a hashed random token and an optional self-described profile.
+
+    No name, IP address or user agent is stored, by design.
+    """
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+    sector: Mapped[str | None] = mapped_column(String(80))
+    locality: Mapped[str | None] = mapped_column(String(80))
+    profile_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Vote(Base):
+    """A participant's current level for one strand in one round of one session."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("session_id", "strand_key", "round", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    client_vote_id: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class VoteHistory(Base):
+    """Every change to a vote, appended, so that nothing a participant said is overwritten."""
+
+    __tablename__ = "vote_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    client_vote_id: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,56 @@
+"""The participant's pages: join by code, the voting page, and the QR code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from voting.database import get_database
+from voting.qrcodes import join_url, qr_svg
+from voting.votes import find_session_by_code, normalise_code
+
+bp = Blueprint("participate", __name__)
+
+
+@bp.route("/")
+def join_page() -> str:
+    return render_template("join.html", code="", error=None)
+
+
+@bp.route("/join")
+def join() -> Any:
+    code = request.args.get("code", "")[:40]
+    if not normalise_code(code):
+        return render_template("join.html", code=code, error="Enter the code shown on the screen."), 400
+    with get_database().read() as db:
+        session = find_session_by_code(db, code)
+    if session is None:
+        error = "There is no session with that code. Check the code on the screen and try again."
+        return render_template("join.html", code=code, error=error), 404
+    return redirect(url_for("participate.vote_page", code=session.join_code))
+
+
+@bp.route("/s/<code>")
+def vote_page(code: str) -> Any:
+    with get_database().read() as db:
+        session = find_session_by_code(db, code[:40])
+        name = session.name if session else None
+        canonical = session.join_code if session else None
+    if canonical is None:
+        error = "There is no session with that code. Check the code on the screen and try again."
+        return render_template("join.html", code=code[:40], error=error), 404
+    if canonical != code:
+        return redirect(url_for("participate.vote_page", code=canonical))
+    return render_template("vote.html", code=canonical, session_name=name)
+
+
+@bp.route("/qr/<code>.svg")
+def qr(code: str) -> Response:
+    with get_database().read() as db:
+        session = find_session_by_code(db, code[:40])
+    if session is None:
+        abort(404)
+    response = Response(qr_svg(join_url(session.join_code)), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    return response

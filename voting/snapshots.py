@@ -1,0 +1,215 @@
+"""What each screen may see, built fresh from the database.
+
+Three audiences, three builders: phones (public session state, plus each phone's own votes),
+the presenter (what the projector shows) and the console (everything). A desk rating reaches a
+phone or the presenter only once revealed; counts only while results are shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from voting.control import desk_label, framework_of
+from voting.frameworks import Framework, Strand
+from voting.models import DeskRating, Participant, VotingSession, utcnow
+from voting.tallies import joined_count, level_counts
+from voting.votes import DEFAULT_SECTORS, ROLE_CHOICES, current_votes, profile_of
+
+
+@dataclass
+class Loaded:
+    session: VotingSession
+    framework: Framework
+    desk: dict[str, DeskRating]
+    counts: dict[str, list[int]]
+    joined: int
+
+
+def load(db: Session, session_id: int) -> Loaded | None:
+    session = db.get(VotingSession, session_id)
+    if session is None:
+        return None
+    framework = framework_of(session.assessment)
+    desk = {
+        d.strand_key: d
+        for d in db.scalars(
+            select(DeskRating).where(DeskRating.assessment_id == session.assessment_id)
+        )
+    }
+    return Loaded(
+        session=session,
+        framework=framework,
+        desk=desk,
+        counts=level_counts(db, session_id, len(framework.levels)),
+        joined=joined_count(db, session_id),
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None
+
+
+def _session_header(loaded: Loaded) -> dict[str, Any]:
+    s = loaded.session
+    closed_by_time = s.closes_at is not None and utcnow() >= s.closes_at
+    return {
+        "id": s.id,
+        "name": s.name,
+        "code": s.join_code,
+        "pacing": s.pacing,
+        "status": "ended" if closed_by_time and s.pacing == "self_paced" else s.status,
+        "closes_at": _iso(s.closes_at),
+        "current": s.current_strand,
+        "show_results": s.show_results,
+    }
+
+
+def _levels(framework: Framework) -> list[dict[str, Any]]:
+    return [{"number": lv.number, "key": lv.key, "name": lv.name} for lv in framework.levels]
+
+
+def _strand_content(framework: Framework, strand: Strand) -> dict[str, Any]:
+    return {
+        "key": strand.key,
+        "number": strand.number,
+        "name": strand.name,
+        "label": strand.label,
+        "purpose": strand.purpose,
+        "cells": [
+            {"summary": strand.cells[lv.key].summary,
+             "descriptors": list(strand.cells[lv.key].descriptors)}
+            for lv in framework.levels
+        ],
+    }
+
+
+def _desk(loaded: Loaded, key: str) -> dict[str, Any] | None:
+    rating = loaded.desk.get(key)
+    if rating is None or rating.level is None:
+        return None
+    return {
+        "level": rating.level,
+        "upper_level": rating.upper_level,
+        "label": desk_label(loaded.framework, rating),
+    }
+
+
+def _counts(loaded: Loaded, key: str) -> list[int]:
+    return loaded.counts.get(key, [0] * len(loaded.framework.levels))
+
+
+def _strand_states(loaded: Loaded) -> dict[str, Any]:
+    return {s.strand_key: s for s in loaded.session.strand_states}
+
+
+def phone_state(loaded: Loaded) -> dict[str, Any]:
+    """The public state every phone in the session shares."""
+    states = _strand_states(loaded)
+    strands = []
+    for key in loaded.session.strand_keys:
+        strand = loaded.framework.strand(key)
+        state = states.get(key)
+        if strand is None or state is None:
+            continue
+        strands.append({
+            **_strand_content(loaded.framework, strand),
+            "status": state.status,
+            "round": state.round,
+            "desk": _desk(loaded, key) if state.revealed else None,
+            "counts": _counts(loaded, key) if loaded.session.show_results else None,
+        })
+    return {
+        "session": _session_header(loaded),
+        "levels": _levels(loaded.framework),
+        "strands": strands,
+        "profile": _profile_options(loaded) if loaded.session.collect_profile else None,
+    }
+
+
+def _profile_options(loaded: Loaded) -> dict[str, Any]:
+    return {
+        "roles": [{"value": k, "label": v} for k, v in ROLE_CHOICES.items()],
+        "sectors": list(DEFAULT_SECTORS),
+        "localities": list(loaded.session.assessment.localities or []),
+    }
+
+
+def phone_personal(db: Session, session_id: int, participant_id: int) -> dict[str, Any]:
+    """What only this phone may see: its own votes and profile."""
+    participant = db.get(Participant, participant_id)
+    return {
+        "votes": current_votes(db, session_id, participant_id),
+        "profile": profile_of(participant) if participant else None,
+    }
+
+
+def presenter_state(loaded: Loaded) -> dict[str, Any]:
+    states = _strand_states(loaded)
+    strands = []
+    for key in loaded.session.strand_keys:
+        strand = loaded.framework.strand(key)
+        state = states.get(key)
+        if strand is None or state is None:
+            continue
+        counts = _counts(loaded, key)
+        strands.append({
+            **_strand_content(loaded.framework, strand),
+            "status": state.status,
+            "round": state.round,
+            "voted": sum(counts),
+            "counts": counts if loaded.session.show_results else None,
+            "desk": _desk(loaded, key) if state.revealed else None,
+        })
+    return {
+        "session": _session_header(loaded),
+        "levels": _levels(loaded.framework),
+        "joined": loaded.joined,
+        "strands": strands,
+    }
+
+
+def console_state(loaded: Loaded) -> dict[str, Any]:
+    states = _strand_states(loaded)
+    strands = []
+    for key in loaded.session.strand_keys:
+        strand = loaded.framework.strand(key)
+        state = states.get(key)
+        if strand is None or state is None:
+            continue
+        counts = _counts(loaded, key)
+        strands.append({
+            "key": key,
+            "label": strand.label,
+            "name": strand.name,
+            "status": state.status,
+            "round": state.round,
+            "revealed": state.revealed,
+            "voted": sum(counts),
+            "counts": counts,
+            "desk": _desk(loaded, key),
+        })
+    return {
+        "session": _session_header(loaded),
+        "levels": _levels(loaded.framework),
+        "joined": loaded.joined,
+        "strands": strands,
+    }
+
+
+def tally_update(loaded: Loaded, audience: str) -> dict[str, Any] | None:
+    """The small message sent as votes arrive; None when this audience may not see counts."""
+    counts = {k: _counts(loaded, k) for k in loaded.session.strand_keys}
+    if audience == "console":
+        return {"joined": loaded.joined, "counts": counts,
+                "voted": {k: sum(v) for k, v in counts.items()}}
+    if audience == "presenter":
+        return {"joined": loaded.joined,
+                "voted": {k: sum(v) for k, v in counts.items()},
+                "counts": counts if loaded.session.show_results else None}
+    if audience == "phones":
+        return {"counts": counts} if loaded.session.show_results else None
+    raise ValueError(audience)

@@ -1,0 +1,68 @@
+"""Checking what clients send: every refusal carries a message for the one who sent it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class Refusal(Exception):
+    """A request that changes nothing, with a message the sender can act on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def as_payload(data: Any, what: str = "The request") -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise Refusal(f"{what} must be an object with named fields.")
+    return data
+
+
+def text_field(
+    data: dict[str, Any],
+    name: str,
+    label: str,
+    *,
+    max_length: int,
+    required: bool = True,
+    choices: Iterable[str] | None = None,
+) -> str:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Refusal(f"Enter {label}.")
+        return ""
+    if not isinstance(value, str):
+        raise Refusal(f"{label[0].upper()}{label[1:]} must be text.")
+    value = value.strip()
+    if len(value) > max_length:
+        raise Refusal(f"{label[0].upper()}{label[1:]} must be {max_length} characters or fewer.")
+    if "\x00" in value:
+        raise Refusal(f"{label[0].upper()}{label[1:]} contains a character that is not allowed.")
+    if choices is not None and value not in set(choices):
+        raise Refusal(f"Choose {label} from the list.")
+    return value
+
+
+def int_field(data: dict[str, Any], name: str, label: str, *, low: int, high: int) -> int:
+    value = data.get(name)
+    # bool is an int in Python; a JSON true must not pass as level 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value.strip())
+        else:
+            raise Refusal(f"{label[0].upper()}{label[1:]} must be a whole number.")
+    if not low <= value <= high:
+        raise Refusal(f"{label[0].upper()}{label[1:]} must be between {low} and {high}.")
+    return value
+
+
+def bool_field(data: dict[str, Any], name: str, label: str) -> bool:
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise Refusal(f"{label[0].upper()}{label[1:]} must be true or false.")
+    return value

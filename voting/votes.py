@@ -1,0 +1,231 @@
+"""The participant's side of the vote path: joining, profiles and casting votes.
+
+A vote is one row per (session, strand, round, participant), written with an upsert inside a
+transaction that first checks the strand is open; every change is also appended to the history.
+The caller acknowledges only after `cast_vote` returns, that is, after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert as generic_insert
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from voting.database import Database
+from voting.models import Participant, StrandState, Vote, VoteHistory, VotingSession, utcnow
+from voting.validation import Refusal
+
+ROLE_CHOICES = {"strategic": "Strategic", "operational": "Operational"}
+DEFAULT_SECTORS = (
+    "Local authority children's services",
+    "Local authority adult services",
+    "Police",
+    "Health",
+    "Schools and education",
+    "Housing",
+    "DWP / Jobcentre Plus",
+    "Probation",
+    "Voluntary and community sector",
+    "Other",
+)
+TOKEN_BYTES = 24
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Joined:
+    participant_id: int
+    session_id: int
+    token: str
+    is_new: bool
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def find_session_by_code(db: Session, code: str) -> VotingSession | None:
+    cleaned = normalise_code(code)
+    if not cleaned:
+        return None
+    return db.scalar(select(VotingSession).where(VotingSession.join_code == cleaned))
+
+
+def join(database: Database, code: str, token: str | None) -> Joined:
+    """Rejoin the participant whose token this is, or make a new anonymous one."""
+    with database.write() as db:
+        session = find_session_by_code(db, code)
+        if session is None:
+            raise Refusal("There is no session with that code. Check the code on the screen.")
+        if token:
+            known = db.scalar(select(Participant).where(Participant.token_hash == hash_token(token)))
+            if known is not None and known.session_id == session.id:
+                return Joined(known.id, session.id, token, is_new=False)
+        if session.status == "ended":
+            raise Refusal("This session has ended. Thank you for taking part.")
+        fresh = secrets.token_urlsafe(TOKEN_BYTES)
+        participant = Participant(session_id=session.id, token_hash=hash_token(fresh))
+        db.add(participant)
+        db.flush()
+        return Joined(participant.id, session.id, fresh, is_new=True)
+
+
+def save_profile(
+    database: Database,
+    participant_id: int,
+    role: str | None,
+    sector: str | None,
+    locality: str | None,
+) -> dict[str, Any]:
+    with database.write() as db:
+        participant = db.get(Participant, participant_id)
+        if participant is None:
+            raise Refusal("Your place in this session was not found. Reload the page to rejoin.")
+        participant.role = role or None
+        participant.sector = sector or None
+        participant.locality = locality or None
+        participant.profile_done = True
+        return profile_of(participant)
+
+
+def profile_of(participant: Participant) -> dict[str, Any]:
+    return {
+        "role": participant.role,
+        "sector": participant.sector,
+        "locality": participant.locality,
+        "done": participant.profile_done,
+    }
+
+
+@dataclass(frozen=True)
+class Receipt:
+    strand_key: str
+    level: int
+    comment: str | None
+    round: int
+    changed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "strand": self.strand_key,
+            "level": self.level,
+            "comment": self.comment,
+            "round": self.round,
+        }
+
+
+def voting_closed_reason(session: VotingSession, state: StrandState | None) -> str | None:
+    """Why a vote on this strand would be refused now, or None when it is open."""
+    if state is None:
+        return "That strand is not part of this session."
+    if session.status == "ended":
+        return "This session has ended, so votes can no longer be changed."
+    if session.closes_at is not None and utcnow() >= session.closes_at:
+        return "Voting in this session closed at its closing time."
+    if state.status == "pending":
+        return "Voting on this strand has not opened yet."
+    if state.status == "closed":
+        return "Voting on this strand is closed. Your earlier vote, if any, still counts."
+    return None
+
+
+def cast_vote(
+    database: Database,
+    session_id: int,
+    participant_id: int,
+    strand_key: str,
+    level: int,
+    comment: str | None,
+    client_vote_id: str | None,
+) -> Receipt:
+    """Record (or change) a vote; `comment=None` keeps the comment already given."""
+    with database.write() as db:
+        session = db.get(VotingSession, session_id)
+        if session is None:
+            raise Refusal("This session no longer exists.")
+        # A shared lock on the strand's row: a facilitator closing it waits for votes in flight,
+        # so each vote is either counted before the close or refused after it (PostgreSQL).
+        state = db.scalar(
+            select(StrandState)
+            .where(StrandState.session_id == session_id, StrandState.strand_key == strand_key)
+            .with_for_update(read=True)
+        )
+        reason = voting_closed_reason(session, state)
+        if reason:
+            raise Refusal(reason)
+        assert state is not None
+        level_count = len(session.assessment.framework["levels"])
+        if not 1 <= level <= level_count:
+            raise Refusal(f"The level must be between 1 and {level_count}.")
+        existing = db.scalar(
+            select(Vote).where(
+                Vote.session_id == session_id,
+                Vote.strand_key == strand_key,
+                Vote.round == state.round,
+                Vote.participant_id == participant_id,
+            )
+        )
+        if existing is not None and client_vote_id and existing.client_vote_id == client_vote_id:
+            # A resend of a vote already stored (the phone lost our acknowledgement).
+            return Receipt(strand_key, existing.level, existing.comment, state.round, False)
+        if comment is None:
+            comment = existing.comment if existing is not None else None
+        now = utcnow()
+        values = {
+            "session_id": session_id,
+            "strand_key": strand_key,
+            "round": state.round,
+            "participant_id": participant_id,
+            "level": level,
+            "comment": comment,
+            "client_vote_id": client_vote_id,
+            "updated_at": now,
+        }
+        db.execute(_upsert(db, values))
+        history = {k: v for k, v in values.items() if k != "updated_at"}
+        db.execute(generic_insert(VoteHistory).values(**history, recorded_at=now))
+        return Receipt(strand_key, level, comment, state.round, True)
+
+
+def _upsert(db: Session, values: dict[str, Any]) -> Any:
+    key = ["session_id", "strand_key", "round", "participant_id"]
+    changing = ["level", "comment", "client_vote_id", "updated_at"]
+    dialect = db.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(Vote).values(**values)
+        return stmt.on_conflict_do_update(
+            index_elements=key, set_={c: stmt.excluded[c] for c in changing}
+        )
+    if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        stmt = mysql_insert(Vote).values(**values)
+        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
+    raise RuntimeError(f"Votes need an upsert, which is not written for {dialect!r} yet")
+
+
+def current_votes(db: Session, session_id: int, participant_id: int) -> dict[str, dict[str, Any]]:
+    """This participant's votes in each strand's current round."""
+    rows = db.execute(
+        select(Vote.strand_key, Vote.level, Vote.comment)
+        .join(
+            StrandState,
+            (StrandState.session_id == Vote.session_id)
+            & (StrandState.strand_key == Vote.strand_key)
+            & (StrandState.round == Vote.round),
+        )
+        .where(Vote.session_id == session_id, Vote.participant_id == participant_id)
+    ).all()
+    return {key: {"level": level, "comment": comment} for key, level, comment in rows}
