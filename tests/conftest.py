@@ -20,8 +20,13 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from flask_socketio import SocketIOTestClient
 
 from voting import create_app
-from voting.control import DeskEntry, SessionSpec, create_assessment, create_session
-from voting.control import save_desk_ratings
+from voting.control import (
+    DeskEntry,
+    SessionSpec,
+    create_assessment,
+    create_session,
+    save_desk_ratings,
+)
 from voting.database import Database, get_database
 from voting.events import socketio
 from voting.models import VotingSession
@@ -52,7 +57,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
         database = Database(url)
         database.drop_schema()
         database.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach it is "missing"
+    except Exception as exc:
         require_service(f"PostgreSQL at {url} is not reachable: {exc}")
     return url
 
@@ -118,13 +123,20 @@ def post_form(client: FlaskClient, url: str, data: dict[str, Any], **kwargs: Any
 def assessment_id(app: Flask) -> int:
     with app.app_context():
         framework = app.extensions["voting_frameworks"]["early-help-2016"]
-        aid = create_assessment(get_database(), "Hertfordshire", "2017", framework,
-                                ["North Herts", "Dacorum"])
-        save_desk_ratings(get_database(), aid, [
-            DeskEntry("family-experience", 2, None, "Families still repeat their story.", "Audit"),
-            DeskEntry("leadership", 3, None, "Board in place.", "Minutes"),
-            DeskEntry("culture", 2, 3, "Mixed picture.", "Survey"),
-        ])
+        aid = create_assessment(
+            get_database(), "Hertfordshire", "2017", framework, ["North Herts", "Dacorum"]
+        )
+        save_desk_ratings(
+            get_database(),
+            aid,
+            [
+                DeskEntry(
+                    "family-experience", 2, None, "Families still repeat their story.", "Audit"
+                ),
+                DeskEntry("leadership", 3, None, "Board in place.", "Minutes"),
+                DeskEntry("culture", 2, 3, "Mixed picture.", "Survey"),
+            ],
+        )
     return aid
 
 
@@ -159,8 +171,9 @@ def phone(app: Flask, code: str, token: str | None = None) -> SocketIOTestClient
 
 
 def screen(app: Flask, facilitator: FlaskClient, role: str, session_id: int) -> SocketIOTestClient:
-    return socketio.test_client(app, flask_test_client=facilitator,
-                                auth={"role": role, "session_id": session_id})
+    return socketio.test_client(
+        app, flask_test_client=facilitator, auth={"role": role, "session_id": session_id}
+    )
 
 
 def events(client: SocketIOTestClient, name: str) -> list[Any]:

@@ -25,8 +25,8 @@ def strand_of(state: dict[str, Any], key: str) -> dict[str, Any]:
 def db_counts(app: Flask, session_id: int, strand: str) -> list[int]:
     with get_database(app).read() as db:
         rows = db.execute(
-            select(Vote.level, func.count()).where(Vote.session_id == session_id,
-                                                   Vote.strand_key == strand)
+            select(Vote.level, func.count())
+            .where(Vote.session_id == session_id, Vote.strand_key == strand)
             .group_by(Vote.level)
         ).all()
     counts = [0, 0, 0, 0]
@@ -55,15 +55,24 @@ def test_a_live_workshop_from_join_to_reveal(
         tokens.append(joined["token"])
         state = last(messages, "state")
         assert state["session"]["status"] == "draft"
-        assert [s["key"] for s in state["strands"]] == ["family-experience", "leadership", "culture"]
-        assert last(messages, "me") == {"votes": {}, "profile": {
-            "role": None, "sector": None, "locality": None, "done": False}}
+        assert [s["key"] for s in state["strands"]] == [
+            "family-experience",
+            "leadership",
+            "culture",
+        ]
+        assert last(messages, "me") == {
+            "votes": {},
+            "profile": {"role": None, "sector": None, "locality": None, "done": False},
+        }
     assert len(set(tokens)) == PHONES
 
     # Profiles: half strategic police, half operational health; one skips.
     for i, p in enumerate(phones[:-1]):
-        profile = ({"role": "strategic", "sector": "Police", "locality": "North Herts"} if i % 2
-                   else {"role": "operational", "sector": "Health", "locality": "Dacorum"})
+        profile = (
+            {"role": "strategic", "sector": "Police", "locality": "North Herts"}
+            if i % 2
+            else {"role": "operational", "sector": "Health", "locality": "Dacorum"}
+        )
         ack = p.emit("profile", profile, callback=True)
         assert ack == {"ok": True, "profile": {**profile, "done": True}}
     assert phones[-1].emit("profile", {}, callback=True)["ok"] is True
@@ -74,7 +83,10 @@ def test_a_live_workshop_from_join_to_reveal(
 
     assert control(console, action="start")["ok"]
     opened = control(console, action="open", strand="family-experience")
-    assert opened == {"ok": True, "message": "Voting open on The family experience of transformed services."}
+    assert opened == {
+        "ok": True,
+        "message": "Voting open on The family experience of transformed services.",
+    }
     for p in phones:
         state = last(received(p), "state")
         assert strand_of(state, "family-experience")["status"] == "open"
@@ -86,8 +98,12 @@ def test_a_live_workshop_from_join_to_reveal(
         ack = vote(p, "family-experience", level)
         assert ack["ok"] is True and ack["vote"]["level"] == level
     changed = vote(phones[0], "family-experience", 4, comment="One plan per family now exists.")
-    assert changed["vote"] == {"strand": "family-experience", "level": 4, "round": 1,
-                               "comment": "One plan per family now exists."}
+    assert changed["vote"] == {
+        "strand": "family-experience",
+        "level": 4,
+        "round": 1,
+        "comment": "One plan per family now exists.",
+    }
     expected = [2, 5, 4, 1]
     assert db_counts(app, sid, "family-experience") == expected
 
@@ -113,8 +129,10 @@ def test_a_live_workshop_from_join_to_reveal(
     assert early["ok"] is False and "Close voting" in early["error"]
     assert control(console, action="close", strand="family-experience")["ok"]
     late = vote(phones[1], "family-experience", 4)
-    assert late == {"ok": False,
-                    "error": "Voting on this strand is closed. Your earlier vote, if any, still counts."}
+    assert late == {
+        "ok": False,
+        "error": "Voting on this strand is closed. Your earlier vote, if any, still counts.",
+    }
     assert db_counts(app, sid, "family-experience") == expected
 
     # Until the reveal, no message to a phone or the presenter carries a desk rating.
@@ -141,7 +159,8 @@ def test_a_live_workshop_from_join_to_reveal(
 
     # Reopen: family experience again; opening it closes leadership (one open strand in live).
     assert control(console, action="open", strand="family-experience")["message"].startswith(
-        "Voting reopened")
+        "Voting reopened"
+    )
     assert vote(phones[1], "family-experience", 3)["ok"]
     assert vote(phones[2], "leadership", 2)["ok"] is False
     # Phone 1 moves from Early to Maturing.
@@ -156,7 +175,9 @@ def test_a_live_workshop_from_join_to_reveal(
         assert db.scalar(select(func.count()).select_from(Participant)) == PHONES
         # 12 + 1 change + 7 leadership + 1 after reopening: every change is in the history.
         assert db.scalar(select(func.count()).select_from(VoteHistory)) == 21
-        profiles = db.execute(select(Participant.role, func.count()).group_by(Participant.role)).all()
+        profiles = db.execute(
+            select(Participant.role, func.count()).group_by(Participant.role)
+        ).all()
         assert dict(profiles) == {"operational": 6, "strategic": 5, None: 1}
 
 
@@ -190,7 +211,9 @@ def test_a_reloaded_phone_rejoins_as_the_same_participant(
     again = phone(app, live_session.join_code, token=token)
     messages = received(again)
     assert last(messages, "joined") == {"token": token, "new": False}
-    assert last(messages, "me")["votes"] == {"culture": {"level": 2, "comment": "Some teams share plans"}}
+    assert last(messages, "me")["votes"] == {
+        "culture": {"level": 2, "comment": "Some teams share plans"}
+    }
     # A vote without a comment keeps the comment given before.
     assert vote(again, "culture", 3)["vote"]["comment"] == "Some teams share plans"
     with get_database(app).read() as db:
@@ -221,8 +244,12 @@ def test_two_tabs_of_one_participant_agree(
     tab2 = phone(app, live_session.join_code, token=token)
     received(tab2)
     assert vote(tab1, "leadership", 4)["ok"]
-    assert last(received(tab2), "my_vote") == {"strand": "leadership", "level": 4,
-                                               "comment": None, "round": 1}
+    assert last(received(tab2), "my_vote") == {
+        "strand": "leadership",
+        "level": 4,
+        "comment": None,
+        "round": 1,
+    }
     assert all(m["name"] != "my_vote" for m in received(tab1))
 
 

@@ -166,7 +166,8 @@ def reset_passphrase_command() -> None:
     """Generate a new facilitator passphrase and print it (the old one stops working)."""
     if current_app.config.get("FACILITATOR_PASSPHRASE"):
         raise click.ClickException(
-            "VOTING_FACILITATOR_PASSPHRASE is set; change that variable instead.")
+            "VOTING_FACILITATOR_PASSPHRASE is set; change that variable instead."
+        )
     passphrase = new_passphrase()
     set_passphrase(current_app, passphrase)
     click.echo(f"New facilitator passphrase: {passphrase}")

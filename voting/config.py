@@ -65,4 +65,6 @@ class Config:
     def validate(settings: dict[str, Any]) -> None:
         mode = settings.get("ASYNC_MODE")
         if mode not in ASYNC_MODES:
-            raise ValueError(f"VOTING_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {mode!r}")
+            raise ValueError(
+                f"VOTING_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {mode!r}"
+            )

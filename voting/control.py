@@ -96,7 +96,9 @@ def _check_desk_levels(entry: DeskEntry, levels: int) -> None:
     if not 1 <= entry.level <= levels:
         raise Refusal("Choose a level from the list.")
     if entry.upper_level is not None and entry.upper_level != entry.level + 1:
-        raise Refusal("A split desk rating must span two adjacent levels, such as Developing/Maturing.")
+        raise Refusal(
+            "A split desk rating must span two adjacent levels, such as Developing/Maturing."
+        )
 
 
 def desk_label(framework: Framework, rating: DeskRating | None) -> str:
@@ -199,8 +201,13 @@ def _make_current(session: VotingSession, states: dict[str, StrandState], key: s
                 state.status = "closed"
 
 
-def _start(db: Session, session: VotingSession, states: dict[str, StrandState],
-           framework: Framework, payload: dict[str, Any]) -> str:
+def _start(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     if session.status == "running":
         raise Refusal("The session is already running.")
     session.status = "running"
@@ -213,8 +220,13 @@ def _start(db: Session, session: VotingSession, states: dict[str, StrandState],
     return "Session started. Open voting on a strand when the room is ready."
 
 
-def _open(db: Session, session: VotingSession, states: dict[str, StrandState],
-          framework: Framework, payload: dict[str, Any]) -> str:
+def _open(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     state = _strand_arg(payload, session, states)
     if state.status == "open":
         raise Refusal(f"Voting on {_name(framework, state.strand_key)} is already open.")
@@ -228,8 +240,13 @@ def _open(db: Session, session: VotingSession, states: dict[str, StrandState],
     return f"Voting {verb} on {_name(framework, state.strand_key)}."
 
 
-def _close(db: Session, session: VotingSession, states: dict[str, StrandState],
-           framework: Framework, payload: dict[str, Any]) -> str:
+def _close(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     state = _strand_arg(payload, session, states)
     if state.status != "open":
         raise Refusal(f"Voting on {_name(framework, state.strand_key)} is not open.")
@@ -237,49 +254,79 @@ def _close(db: Session, session: VotingSession, states: dict[str, StrandState],
     return f"Voting closed on {_name(framework, state.strand_key)}."
 
 
-def _goto(db: Session, session: VotingSession, states: dict[str, StrandState],
-          framework: Framework, payload: dict[str, Any]) -> str:
+def _goto(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     state = _strand_arg(payload, session, states)
     _make_current(session, states, state.strand_key)
     return f"Now showing {_name(framework, state.strand_key)}."
 
 
-def _step(session: VotingSession, states: dict[str, StrandState], framework: Framework,
-          step: int) -> str:
+def _step(
+    session: VotingSession, states: dict[str, StrandState], framework: Framework, step: int
+) -> str:
     keys = session.strand_keys
     index = keys.index(session.current_strand) if session.current_strand in keys else -1
     target = index + step
     if not 0 <= target < len(keys):
-        raise Refusal("This is already the last strand." if step > 0 else "This is the first strand.")
+        raise Refusal(
+            "This is already the last strand." if step > 0 else "This is the first strand."
+        )
     _make_current(session, states, keys[target])
     return f"Now showing {_name(framework, keys[target])}."
 
 
-def _next(db: Session, session: VotingSession, states: dict[str, StrandState],
-          framework: Framework, payload: dict[str, Any]) -> str:
+def _next(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     return _step(session, states, framework, 1)
 
 
-def _previous(db: Session, session: VotingSession, states: dict[str, StrandState],
-              framework: Framework, payload: dict[str, Any]) -> str:
+def _previous(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     return _step(session, states, framework, -1)
 
 
-def _results(db: Session, session: VotingSession, states: dict[str, StrandState],
-             framework: Framework, payload: dict[str, Any]) -> str:
+def _results(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     session.show_results = bool_field(payload, "show", "show")
     return "Live results shown." if session.show_results else "Live results hidden."
 
 
-def _reveal(db: Session, session: VotingSession, states: dict[str, StrandState],
-            framework: Framework, payload: dict[str, Any]) -> str:
+def _reveal(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     state = _strand_arg(payload, session, states)
     reveal = bool_field(payload, "reveal", "reveal")
     name = _name(framework, state.strand_key)
     if reveal:
         if state.status == "open":
-            raise Refusal(f"Close voting on {name} before revealing the desk rating, so that it "
-                          "cannot anchor the room's votes.")
+            raise Refusal(
+                f"Close voting on {name} before revealing the desk rating, so that it "
+                "cannot anchor the room's votes."
+            )
         rating = db.scalar(
             select(DeskRating).where(
                 DeskRating.assessment_id == session.assessment_id,
@@ -292,8 +339,13 @@ def _reveal(db: Session, session: VotingSession, states: dict[str, StrandState],
     return f"Desk rating for {name} {'revealed' if reveal else 'hidden'}."
 
 
-def _end(db: Session, session: VotingSession, states: dict[str, StrandState],
-         framework: Framework, payload: dict[str, Any]) -> str:
+def _end(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
     if session.status == "ended":
         raise Refusal("The session has already ended.")
     for state in states.values():

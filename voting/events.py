@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, request
-from flask_socketio import SocketIO, emit, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 
 from voting import auth, snapshots, votes
 from voting.control import apply_action
@@ -103,7 +103,9 @@ def publish_tally(session_id: int) -> None:
         loaded = snapshots.load(db, session_id)
         if loaded is None:
             return
-        payloads = {a: snapshots.tally_update(loaded, a) for a in ("console", "presenter", "phones")}
+        payloads = {
+            a: snapshots.tally_update(loaded, a) for a in ("console", "presenter", "phones")
+        }
     for audience, payload in payloads.items():
         if payload is not None:
             socketio.emit("tally", payload, to=room(audience, session_id))
@@ -135,8 +137,9 @@ def _send_snapshot(connection: Connection) -> None:
         else:
             assert connection.participant_id is not None
             emit("state", snapshots.phone_state(loaded))
-            emit("me", snapshots.phone_personal(db, connection.session_id,
-                                                connection.participant_id))
+            emit(
+                "me", snapshots.phone_personal(db, connection.session_id, connection.participant_id)
+            )
 
 
 # ---------------------------------------------------------------- connecting
@@ -147,8 +150,9 @@ def on_connect(auth_data: Any = None) -> None:
     try:
         payload = as_payload(auth_data, "The connection request")
         role = text_field(payload, "role", "a role", max_length=20, choices=ROLES)
-        connection, extra = _connect_phone(payload) if role == "phone" else _connect_screen(
-            role, payload)
+        connection, extra = (
+            _connect_phone(payload) if role == "phone" else _connect_screen(role, payload)
+        )
         _connections[request.sid] = connection
         join_room(room({"phone": "phones"}.get(role, role), connection.session_id))
         if connection.participant_id is not None:
@@ -221,18 +225,42 @@ def on_vote(connection: Connection, data: Any) -> dict[str, Any]:
     level = int_field(payload, "level", "the level", low=1, high=7)
     comment = None
     if "comment" in payload:
-        comment = text_field(payload, "comment", "the comment", required=False,
-                             max_length=current_app.config["MAX_COMMENT_LENGTH"])
-    client_vote_id = text_field(payload, "client_vote_id", "the vote id", required=False,
-                                max_length=CLIENT_VOTE_ID_LENGTH) or None
+        comment = text_field(
+            payload,
+            "comment",
+            "the comment",
+            required=False,
+            max_length=current_app.config["MAX_COMMENT_LENGTH"],
+        )
+    client_vote_id = (
+        text_field(
+            payload,
+            "client_vote_id",
+            "the vote id",
+            required=False,
+            max_length=CLIENT_VOTE_ID_LENGTH,
+        )
+        or None
+    )
     assert connection.participant_id is not None
-    receipt = votes.cast_vote(get_database(), connection.session_id, connection.participant_id,
-                              strand, level, comment, client_vote_id)
+    receipt = votes.cast_vote(
+        get_database(),
+        connection.session_id,
+        connection.participant_id,
+        strand,
+        level,
+        comment,
+        client_vote_id,
+    )
     if receipt.changed:
         current_app.extensions["voting_tallies"].mark(connection.session_id)
         # The participant's other tabs learn of it too; the sender has its acknowledgement.
-        socketio.emit("my_vote", receipt.as_dict(), to=f"participant:{connection.participant_id}",
-                      skip_sid=request.sid)
+        socketio.emit(
+            "my_vote",
+            receipt.as_dict(),
+            to=f"participant:{connection.participant_id}",
+            skip_sid=request.sid,
+        )
     return {"vote": receipt.as_dict()}
 
 
@@ -247,12 +275,25 @@ def on_profile(connection: Connection, data: Any) -> dict[str, Any]:
         if not loaded.session.collect_profile:
             raise Refusal("This session does not ask about you.")
         localities = list(loaded.session.assessment.localities or [])
-    role = text_field(payload, "role", "your role level", max_length=20, required=False,
-                      choices=votes.ROLE_CHOICES)
-    sector = text_field(payload, "sector", "your sector", max_length=80, required=False,
-                        choices=votes.DEFAULT_SECTORS)
-    locality = text_field(payload, "locality", "your locality", max_length=80, required=False,
-                          choices=localities)
+    role = text_field(
+        payload,
+        "role",
+        "your role level",
+        max_length=20,
+        required=False,
+        choices=votes.ROLE_CHOICES,
+    )
+    sector = text_field(
+        payload,
+        "sector",
+        "your sector",
+        max_length=80,
+        required=False,
+        choices=votes.DEFAULT_SECTORS,
+    )
+    locality = text_field(
+        payload, "locality", "your locality", max_length=80, required=False, choices=localities
+    )
     assert connection.participant_id is not None
     profile = votes.save_profile(get_database(), connection.participant_id, role, sector, locality)
     return {"profile": profile}

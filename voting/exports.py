@@ -18,9 +18,21 @@ from voting.tallies import joined_count, level_counts
 
 JSON_FORMAT = "maturity-voting/assessment@1"
 CSV_COLUMNS = (
-    "assessment", "period", "session", "session_date", "forum_type", "session_locality",
-    "strand_key", "strand", "round", "level", "level_number", "role", "sector",
-    "participant_locality", "voted_at",
+    "assessment",
+    "period",
+    "session",
+    "session_date",
+    "forum_type",
+    "session_locality",
+    "strand_key",
+    "strand",
+    "round",
+    "level",
+    "level_number",
+    "role",
+    "sector",
+    "participant_locality",
+    "voted_at",
 )
 
 
@@ -36,17 +48,21 @@ def _spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def vote_rows(db: Session, assessment: Assessment, session_id: int | None = None
-              ) -> Iterator[dict[str, Any]]:
+def vote_rows(
+    db: Session, assessment: Assessment, session_id: int | None = None
+) -> Iterator[dict[str, Any]]:
     """One row per current vote (each strand's current round), oldest session first."""
     framework = framework_of(assessment)
     query = (
         select(Vote, VotingSession, Participant)
         .join(VotingSession, VotingSession.id == Vote.session_id)
         .join(Participant, Participant.id == Vote.participant_id)
-        .join(StrandState, (StrandState.session_id == Vote.session_id)
-              & (StrandState.strand_key == Vote.strand_key)
-              & (StrandState.round == Vote.round))
+        .join(
+            StrandState,
+            (StrandState.session_id == Vote.session_id)
+            & (StrandState.strand_key == Vote.strand_key)
+            & (StrandState.round == Vote.round),
+        )
         .where(VotingSession.assessment_id == assessment.id)
         .order_by(VotingSession.id, Vote.strand_key, Vote.id)
     )
@@ -97,26 +113,30 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
             strand_counts = counts.get(key, [0] * levels)
             totals[key] = [a + b for a, b in zip(totals[key], strand_counts, strict=True)]
             state = states.get(key)
-            strands.append({
-                "key": key,
-                "status": state.status if state else None,
-                "round": state.round if state else None,
-                "desk_revealed": state.revealed if state else False,
-                "counts": strand_counts,
-                "votes": sum(strand_counts),
-                "comments": comments.get(key, []),
-            })
-        sessions.append({
-            "id": session.id,
-            "name": session.name,
-            "date": session.held_on.isoformat() if session.held_on else None,
-            "forum_type": session.forum_type,
-            "locality": session.locality,
-            "pacing": session.pacing,
-            "status": session.status,
-            "participants": joined_count(db, session.id),
-            "strands": strands,
-        })
+            strands.append(
+                {
+                    "key": key,
+                    "status": state.status if state else None,
+                    "round": state.round if state else None,
+                    "desk_revealed": state.revealed if state else False,
+                    "counts": strand_counts,
+                    "votes": sum(strand_counts),
+                    "comments": comments.get(key, []),
+                }
+            )
+        sessions.append(
+            {
+                "id": session.id,
+                "name": session.name,
+                "date": session.held_on.isoformat() if session.held_on else None,
+                "forum_type": session.forum_type,
+                "locality": session.locality,
+                "pacing": session.pacing,
+                "status": session.status,
+                "participants": joined_count(db, session.id),
+                "strands": strands,
+            }
+        )
     return {
         "format": JSON_FORMAT,
         "exported_at": utcnow().isoformat(timespec="seconds") + "Z",
@@ -147,9 +167,12 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
 def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
     rows = db.execute(
         select(Vote.strand_key, Vote.comment)
-        .join(StrandState, (StrandState.session_id == Vote.session_id)
-              & (StrandState.strand_key == Vote.strand_key)
-              & (StrandState.round == Vote.round))
+        .join(
+            StrandState,
+            (StrandState.session_id == Vote.session_id)
+            & (StrandState.strand_key == Vote.strand_key)
+            & (StrandState.round == Vote.round),
+        )
         .where(Vote.session_id == session_id, Vote.comment.is_not(None), Vote.comment != "")
         .order_by(Vote.id)
     ).all()

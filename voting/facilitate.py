@@ -6,8 +6,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template
-from flask import request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from voting import exports
@@ -32,8 +41,10 @@ bp.before_request(login_required(lambda: None))
 
 LOCAL_TIME = ZoneInfo("Europe/London")
 FORUM_LABELS = {"strategic": "Strategic", "operational": "Operational", "mixed": "Mixed"}
-PACING_LABELS = {"live": "Live: I open one strand at a time",
-                 "self_paced": "Self-paced: every strand open until a closing time"}
+PACING_LABELS = {
+    "live": "Live: I open one strand at a time",
+    "self_paced": "Self-paced: every strand open until a closing time",
+}
 
 
 def _frameworks() -> dict[str, Framework]:
@@ -55,11 +66,14 @@ def _assessment_or_404(db: Any, assessment_id: int) -> Assessment:
 def dashboard() -> str:
     with get_database().read() as db:
         assessments = db.scalars(select(Assessment).order_by(Assessment.id.desc())).all()
-        session_counts = dict(db.execute(
-            select(VotingSession.assessment_id, func.count()).group_by(VotingSession.assessment_id)
-        ).all())
-    return render_template("dashboard.html", assessments=assessments,
-                           session_counts=session_counts)
+        session_counts = dict(
+            db.execute(
+                select(VotingSession.assessment_id, func.count()).group_by(
+                    VotingSession.assessment_id
+                )
+            ).all()
+        )
+    return render_template("dashboard.html", assessments=assessments, session_counts=session_counts)
 
 
 @bp.route("/assessments/new", methods=["GET", "POST"])
@@ -79,8 +93,9 @@ def new_assessment() -> Any:
             assessment_id = create_assessment(get_database(), area, period, framework, localities)
             flash("Assessment created. Record the desk assessment next.")
             return redirect(url_for("facilitate.assessment", assessment_id=assessment_id))
-    return render_template("assessment_form.html", form=form, errors=errors,
-                           frameworks=_frameworks()), (400 if errors else 200)
+    return render_template(
+        "assessment_form.html", form=form, errors=errors, frameworks=_frameworks()
+    ), (400 if errors else 200)
 
 
 def _chosen_framework(errors: dict[str, str]) -> Framework | None:
@@ -112,16 +127,25 @@ def assessment(assessment_id: int) -> str:
         found = _assessment_or_404(db, assessment_id)
         framework = framework_of(found)
         desk = {d.strand_key: d for d in found.desk_ratings}
-        joined = dict(db.execute(
-            select(Participant.session_id, func.count())
-            .join(VotingSession, VotingSession.id == Participant.session_id)
-            .where(VotingSession.assessment_id == assessment_id)
-            .group_by(Participant.session_id)
-        ).all())
+        joined = dict(
+            db.execute(
+                select(Participant.session_id, func.count())
+                .join(VotingSession, VotingSession.id == Participant.session_id)
+                .where(VotingSession.assessment_id == assessment_id)
+                .group_by(Participant.session_id)
+            ).all()
+        )
         sessions = list(found.sessions)
-    return render_template("assessment.html", assessment=found, framework=framework, desk=desk,
-                           desk_label=desk_label, sessions=sessions, joined=joined,
-                           forum_labels=FORUM_LABELS)
+    return render_template(
+        "assessment.html",
+        assessment=found,
+        framework=framework,
+        desk=desk,
+        desk_label=desk_label,
+        sessions=sessions,
+        joined=joined,
+        forum_labels=FORUM_LABELS,
+    )
 
 
 @bp.route("/assessments/<int:assessment_id>/desk", methods=["GET", "POST"])
@@ -140,8 +164,9 @@ def desk(assessment_id: int) -> Any:
         else:
             flash("Desk assessment saved. It stays hidden from participants until you reveal it.")
             return redirect(url_for("facilitate.assessment", assessment_id=assessment_id))
-    return render_template("desk_form.html", assessment=found, framework=framework,
-                           ratings=ratings, error=error), (400 if error else 200)
+    return render_template(
+        "desk_form.html", assessment=found, framework=framework, ratings=ratings, error=error
+    ), (400 if error else 200)
 
 
 def _desk_entry(key: str) -> DeskEntry:
@@ -169,14 +194,21 @@ def new_session(assessment_id: int) -> Any:
         framework = framework_of(found)
     errors: dict[str, str] = {}
     form: dict[str, Any] = {
-        "name": "", "held_on": date.today().isoformat(), "forum_type": "mixed", "locality": "",
-        "strands": [s.key for s in framework.strands], "pacing": "live", "closes_at": "",
+        "name": "",
+        "held_on": date.today().isoformat(),
+        "forum_type": "mixed",
+        "locality": "",
+        "strands": [s.key for s in framework.strands],
+        "pacing": "live",
+        "closes_at": "",
         "collect_profile": True,
     }
     if request.method == "POST":
-        form = {**{k: request.form.get(k, "") for k in form},
-                "strands": request.form.getlist("strands"),
-                "collect_profile": request.form.get("collect_profile") == "yes"}
+        form = {
+            **{k: request.form.get(k, "") for k in form},
+            "strands": request.form.getlist("strands"),
+            "collect_profile": request.form.get("collect_profile") == "yes",
+        }
         spec = _session_spec(form, errors)
         if spec is not None and not errors:
             try:
@@ -185,15 +217,23 @@ def new_session(assessment_id: int) -> Any:
                 errors["strands"] = refusal.message
             else:
                 return redirect(url_for("facilitate.console", session_id=session_id))
-    return render_template("session_form.html", assessment=found, framework=framework, form=form,
-                           errors=errors, forum_labels=FORUM_LABELS, pacing_labels=PACING_LABELS,
-                           ), (400 if errors else 200)
+    return render_template(
+        "session_form.html",
+        assessment=found,
+        framework=framework,
+        form=form,
+        errors=errors,
+        forum_labels=FORUM_LABELS,
+        pacing_labels=PACING_LABELS,
+    ), (400 if errors else 200)
 
 
 def _session_spec(form: dict[str, Any], errors: dict[str, str]) -> SessionSpec | None:
     name = " ".join(str(form["name"]).split())[:120]
     if not name:
-        errors["name"] = "Enter a name for the session, for example 'District implementation group'."
+        errors["name"] = (
+            "Enter a name for the session, for example 'District implementation group'."
+        )
     held_on = None
     if form["held_on"]:
         try:
@@ -214,9 +254,16 @@ def _session_spec(form: dict[str, Any], errors: dict[str, str]) -> SessionSpec |
             errors["closes_at"] = "Enter when a self-paced session closes, as a date and time."
     if errors:
         return None
-    return SessionSpec(name, held_on, str(form["forum_type"]),
-                       " ".join(str(form["locality"]).split())[:80], strands, str(form["pacing"]),
-                       closes_at, bool(form["collect_profile"]))
+    return SessionSpec(
+        name,
+        held_on,
+        str(form["forum_type"]),
+        " ".join(str(form["locality"]).split())[:80],
+        strands,
+        str(form["pacing"]),
+        closes_at,
+        bool(form["collect_profile"]),
+    )
 
 
 def _local_to_utc(value: str) -> datetime | None:
@@ -240,8 +287,13 @@ def console(session_id: int) -> str:
         found = _session_or_404(db, session_id)
         assessment_row = found.assessment
     url = join_url(found.join_code)
-    return render_template("console.html", session=found, assessment=assessment_row,
-                           join_url=url, reachable=reachable_by_phones(url))
+    return render_template(
+        "console.html",
+        session=found,
+        assessment=assessment_row,
+        join_url=url,
+        reachable=reachable_by_phones(url),
+    )
 
 
 @bp.route("/sessions/<int:session_id>/present")

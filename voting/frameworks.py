@@ -212,9 +212,7 @@ def _parse_strand(check: _Checker, raw: Any, path: str, levels: list[Level]) -> 
         number=check.text(item.get("number"), f"{path}.number", 8, required=False),
         name=check.text(item.get("name"), f"{path}.name", 120),
         purpose=check.text(item.get("purpose"), f"{path}.purpose", 400, required=False),
-        elements=tuple(
-            check.text(e, f"{path}.elements[{j}]", 120) for j, e in enumerate(elements)
-        ),
+        elements=tuple(check.text(e, f"{path}.elements[{j}]", 120) for j, e in enumerate(elements)),
         parent=parent or None,
         cells=cells,
     )
@@ -247,7 +245,7 @@ def load_text(text: str | bytes, source: str) -> Framework:
         if text.lstrip().startswith("{") or source.endswith(".json"):
             document = json.loads(text)
         else:
-            document = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - safe loader subclass
+            document = yaml.load(text, Loader=_NoAliasLoader)
     except RecursionError as exc:
         raise FrameworkError(f"{source}: the file is nested too deeply") from exc
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
@@ -262,7 +260,9 @@ def load_file(path: Path) -> Framework:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise FrameworkError(f"{path.name}: the file is larger than {MAX_FILE_BYTES // 1024} KB")
+            raise FrameworkError(
+                f"{path.name}: the file is larger than {MAX_FILE_BYTES // 1024} KB"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise FrameworkError(f"{path.name}: cannot be read ({exc.strerror})") from exc

@@ -22,7 +22,9 @@ def join_page() -> str:
 def join() -> Any:
     code = request.args.get("code", "")[:40]
     if not normalise_code(code):
-        return render_template("join.html", code=code, error="Enter the code shown on the screen."), 400
+        return render_template(
+            "join.html", code=code, error="Enter the code shown on the screen."
+        ), 400
     with get_database().read() as db:
         session = find_session_by_code(db, code)
     if session is None:

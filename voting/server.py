@@ -7,6 +7,7 @@ is imported, as eventlet and gevent require.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -20,7 +21,7 @@ def _patch(mode: str) -> None:
     if mode == "eventlet":
         # Upstream eventlet is in maintenance mode and says so on import; gevent is the
         # drop-in alternative (VOTING_ASYNC_MODE=gevent).
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="eventlet")
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
         import eventlet
 
         eventlet.monkey_patch()
@@ -36,18 +37,37 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    commands.add_parser("reset-passphrase", help="make and print a new facilitator passphrase")
     args = parser.parse_args(argv)
-    if args.command in (None, "serve"):
-        host = getattr(args, "host", "0.0.0.0")
-        port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
-        return serve_forever(host, port)
-    parser.print_help()
-    return 2
+    if args.command == "reset-passphrase":
+        return reset_passphrase()
+    host = getattr(args, "host", os.environ.get("HOST", "0.0.0.0"))
+    port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
+    return serve_forever(host, port)
+
+
+def reset_passphrase() -> int:
+    from voting import create_app
+    from voting.auth import new_passphrase, set_passphrase
+
+    app = create_app()
+    if app.config.get("FACILITATOR_PASSPHRASE"):
+        print("VOTING_FACILITATOR_PASSPHRASE is set; change that variable instead.")
+        return 1
+    passphrase = new_passphrase()
+    set_passphrase(app, passphrase)
+    print(f"New facilitator passphrase: {passphrase}")
+    return 0
 
 
 def serve_forever(host: str, port: int) -> int:
     mode = os.environ.get("VOTING_ASYNC_MODE") or DEFAULT_ASYNC_MODE
     _patch(mode)
+    # Errors and warnings go to the console; request logs stay off, since they would record
+    # participants' IP addresses.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from voting import create_app
     from voting.events import socketio
 
@@ -80,7 +100,7 @@ def _print_banner(app: object, host: str, port: int) -> None:
     generated = config.get("GENERATED_PASSPHRASE")
     if generated:
         lines.append(f"  Log in with the passphrase: {generated}")
-        lines.append("  (shown once; `flask --app voting reset-passphrase` makes a new one)")
+        lines.append("  (shown once; `.venv/bin/voting reset-passphrase` makes a new one)")
     elif config.get("FACILITATOR_PASSPHRASE"):
         lines.append("  Log in with the passphrase in VOTING_FACILITATOR_PASSPHRASE.")
     else:

@@ -80,8 +80,10 @@ def _strand_content(framework: Framework, strand: Strand) -> dict[str, Any]:
         "label": strand.label,
         "purpose": strand.purpose,
         "cells": [
-            {"summary": strand.cells[lv.key].summary,
-             "descriptors": list(strand.cells[lv.key].descriptors)}
+            {
+                "summary": strand.cells[lv.key].summary,
+                "descriptors": list(strand.cells[lv.key].descriptors),
+            }
             for lv in framework.levels
         ],
     }
@@ -115,13 +117,15 @@ def phone_state(loaded: Loaded) -> dict[str, Any]:
         state = states.get(key)
         if strand is None or state is None:
             continue
-        strands.append({
-            **_strand_content(loaded.framework, strand),
-            "status": state.status,
-            "round": state.round,
-            "desk": _desk(loaded, key) if state.revealed else None,
-            "counts": _counts(loaded, key) if loaded.session.show_results else None,
-        })
+        strands.append(
+            {
+                **_strand_content(loaded.framework, strand),
+                "status": state.status,
+                "round": state.round,
+                "desk": _desk(loaded, key) if state.revealed else None,
+                "counts": _counts(loaded, key) if loaded.session.show_results else None,
+            }
+        )
     return {
         "session": _session_header(loaded),
         "levels": _levels(loaded.framework),
@@ -156,14 +160,16 @@ def presenter_state(loaded: Loaded) -> dict[str, Any]:
         if strand is None or state is None:
             continue
         counts = _counts(loaded, key)
-        strands.append({
-            **_strand_content(loaded.framework, strand),
-            "status": state.status,
-            "round": state.round,
-            "voted": sum(counts),
-            "counts": counts if loaded.session.show_results else None,
-            "desk": _desk(loaded, key) if state.revealed else None,
-        })
+        strands.append(
+            {
+                **_strand_content(loaded.framework, strand),
+                "status": state.status,
+                "round": state.round,
+                "voted": sum(counts),
+                "counts": counts if loaded.session.show_results else None,
+                "desk": _desk(loaded, key) if state.revealed else None,
+            }
+        )
     return {
         "session": _session_header(loaded),
         "levels": _levels(loaded.framework),
@@ -181,17 +187,19 @@ def console_state(loaded: Loaded) -> dict[str, Any]:
         if strand is None or state is None:
             continue
         counts = _counts(loaded, key)
-        strands.append({
-            "key": key,
-            "label": strand.label,
-            "name": strand.name,
-            "status": state.status,
-            "round": state.round,
-            "revealed": state.revealed,
-            "voted": sum(counts),
-            "counts": counts,
-            "desk": _desk(loaded, key),
-        })
+        strands.append(
+            {
+                "key": key,
+                "label": strand.label,
+                "name": strand.name,
+                "status": state.status,
+                "round": state.round,
+                "revealed": state.revealed,
+                "voted": sum(counts),
+                "counts": counts,
+                "desk": _desk(loaded, key),
+            }
+        )
     return {
         "session": _session_header(loaded),
         "levels": _levels(loaded.framework),
@@ -204,12 +212,17 @@ def tally_update(loaded: Loaded, audience: str) -> dict[str, Any] | None:
     """The small message sent as votes arrive; None when this audience may not see counts."""
     counts = {k: _counts(loaded, k) for k in loaded.session.strand_keys}
     if audience == "console":
-        return {"joined": loaded.joined, "counts": counts,
-                "voted": {k: sum(v) for k, v in counts.items()}}
+        return {
+            "joined": loaded.joined,
+            "counts": counts,
+            "voted": {k: sum(v) for k, v in counts.items()},
+        }
     if audience == "presenter":
-        return {"joined": loaded.joined,
-                "voted": {k: sum(v) for k, v in counts.items()},
-                "counts": counts if loaded.session.show_results else None}
+        return {
+            "joined": loaded.joined,
+            "voted": {k: sum(v) for k, v in counts.items()},
+            "counts": counts if loaded.session.show_results else None,
+        }
     if audience == "phones":
         return {"counts": counts} if loaded.session.show_results else None
     raise ValueError(audience)

@@ -33,6 +33,11 @@ def level_counts(db: Session, session_id: int, levels: int) -> dict[str, list[in
 
 
 def joined_count(db: Session, session_id: int) -> int:
-    return db.scalar(
-        select(func.count()).select_from(Participant).where(Participant.session_id == session_id)
-    ) or 0
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Participant)
+            .where(Participant.session_id == session_id)
+        )
+        or 0
+    )

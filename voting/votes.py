@@ -66,7 +66,9 @@ def join(database: Database, code: str, token: str | None) -> Joined:
         if session is None:
             raise Refusal("There is no session with that code. Check the code on the screen.")
         if token:
-            known = db.scalar(select(Participant).where(Participant.token_hash == hash_token(token)))
+            known = db.scalar(
+                select(Participant).where(Participant.token_hash == hash_token(token))
+            )
             if known is not None and known.session_id == session.id:
                 return Joined(known.id, session.id, token, is_new=False)
         if session.status == "ended":

@@ -1,0 +1,116 @@
+"""Real server processes for tests: `voting serve` (eventlet by default) on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.conftest import PASSPHRASE, csrf_from
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def facilitator(self) -> requests.Session:
+        """A logged-in HTTP session; its cookie also authorises console/presenter sockets."""
+        http = requests.Session()
+        page = http.get(f"{self.url}/login", timeout=10)
+        response = http.post(
+            f"{self.url}/login",
+            timeout=10,
+            allow_redirects=False,
+            data={"passphrase": PASSPHRASE, "csrf_token": csrf_from(page.text)},
+        )
+        assert response.status_code == 302, response.text
+        return http
+
+    def cookie_header(self, http: requests.Session) -> dict[str, str]:
+        """A new dict each call: the Engine.IO client takes the cookie out of the one it gets."""
+        return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text(errors='replace')}")
+        try:
+            if requests.get(f"{url}/", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not start in 30 s:\n{log_path.read_text(errors='replace')}")
+
+
+@contextmanager
+def running_server(
+    database_url: str, workdir: Path, port: int | None = None, **env: Any
+) -> Iterator[RunningServer]:
+    port = port or free_port()
+    log_path = workdir / f"server-{port}.log"
+    environment = {
+        **os.environ,
+        "VOTING_DATABASE_URL": database_url,
+        "VOTING_FACILITATOR_PASSPHRASE": PASSPHRASE,
+        "VOTING_SECRET_KEY": "server test secret",
+        "VOTING_INSTANCE_DIR": str(workdir),
+        "PYTHONUNBUFFERED": "1",
+        **{k: str(v) for k, v in env.items()},
+    }
+    environment.pop("VOTING_ASYNC_MODE", None) if "VOTING_ASYNC_MODE" not in env else None
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voting.server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    server = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_until_up(server.url, process, log_path)
+        yield server
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

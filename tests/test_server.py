@@ -1,0 +1,202 @@
+"""The real eventlet server in a subprocess, driven over real sockets: pages and the QR code
+render, 100 phones voting at once give exactly 100 in the tally and the database, and a restart
+keeps the session, its votes and its state."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+from sqlalchemy import func, select
+
+from tests.conftest import csrf_from
+from tests.servers import RunningServer, free_port, running_server
+from voting.database import Database
+from voting.models import Vote, VoteHistory
+from voting.qrcodes import qr_svg
+
+pytestmark = pytest.mark.server
+PHONES = 100
+
+
+def create_workshop(server: RunningServer, http: requests.Session) -> tuple[int, str]:
+    """Make an assessment and a live session through the facilitator's forms."""
+    page = http.get(f"{server.url}/facilitator/assessments/new", timeout=10)
+    made = http.post(
+        f"{server.url}/facilitator/assessments/new",
+        timeout=10,
+        allow_redirects=False,
+        data={
+            "area": "Devon",
+            "period": "2017",
+            "framework": "early-help-2016",
+            "localities": "Exeter",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert made.status_code == 302, made.text
+    assessment_path = made.headers["Location"]
+    page = http.get(f"{server.url}{assessment_path}/sessions/new", timeout=10)
+    made = http.post(
+        f"{server.url}{assessment_path}/sessions/new",
+        timeout=10,
+        allow_redirects=False,
+        data={
+            "name": "Conference workshop",
+            "held_on": "2017-09-01",
+            "forum_type": "mixed",
+            "strands": ["leadership", "culture"],
+            "pacing": "live",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert made.status_code == 302, made.text
+    session_id = int(made.headers["Location"].rstrip("/").split("/")[-1])
+    console_page = http.get(f"{server.url}{made.headers['Location']}", timeout=10).text
+    code = re.search(r'class="code">([A-Z0-9]{6})<', console_page)
+    assert code, console_page
+    return session_id, code.group(1)
+
+
+async def _vote_together(
+    server: RunningServer, http: requests.Session, session_id: int, code: str
+) -> dict[str, Any]:
+    presenter_tallies: list[dict[str, Any]] = []
+    console = socketio.AsyncClient()
+    presenter = socketio.AsyncClient()
+    presenter.on("tally", presenter_tallies.append)
+    await console.connect(
+        server.url,
+        headers=server.cookie_header(http),
+        transports=["websocket"],
+        wait_timeout=10,
+        auth={"role": "console", "session_id": session_id},
+    )
+    await presenter.connect(
+        server.url,
+        headers=server.cookie_header(http),
+        transports=["websocket"],
+        wait_timeout=10,
+        auth={"role": "presenter", "session_id": session_id},
+    )
+    opened = await console.call("control", {"action": "open", "strand": "leadership"}, timeout=10)
+    assert opened["ok"], opened
+
+    tokens: list[str] = []
+    phones = [socketio.AsyncClient() for _ in range(PHONES)]
+    for p in phones:
+        p.on("joined", lambda data: tokens.append(data["token"]))
+    await asyncio.gather(
+        *(
+            p.connect(
+                server.url,
+                transports=["websocket"],
+                wait_timeout=10,
+                auth={"role": "phone", "code": code},
+            )
+            for p in phones
+        )
+    )
+    acks = await asyncio.gather(
+        *(
+            p.call("vote", {"strand": "leadership", "level": 1 + i % 4}, timeout=30)
+            for i, p in enumerate(phones)
+        )
+    )
+    assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if presenter_tallies and presenter_tallies[-1]["voted"]["leadership"] == PHONES:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*(p.disconnect() for p in phones))
+    await console.disconnect()
+    await presenter.disconnect()
+    return {"tallies": presenter_tallies, "tokens": tokens}
+
+
+def _count(database_url: str, model: Any) -> int:
+    database = Database(database_url)
+    try:
+        with database.read() as db:
+            return db.scalar(select(func.count()).select_from(model)) or 0
+    finally:
+        database.dispose()
+
+
+async def _rejoin(
+    server: RunningServer, http: requests.Session, session_id: int, code: str, token: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    got: dict[str, Any] = {}
+    console = socketio.AsyncClient()
+    console.on("state", lambda data: got.__setitem__("console", data))
+    await console.connect(
+        server.url,
+        headers=server.cookie_header(http),
+        transports=["websocket"],
+        wait_timeout=10,
+        auth={"role": "console", "session_id": session_id},
+    )
+    phone = socketio.AsyncClient()
+    phone.on("me", lambda data: got.__setitem__("me", data))
+    await phone.connect(
+        server.url,
+        transports=["websocket"],
+        wait_timeout=10,
+        auth={"role": "phone", "code": code, "token": token},
+    )
+    deadline = time.monotonic() + 10
+    while ("console" not in got or "me" not in got) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await phone.disconnect()
+    await console.disconnect()
+    return got["console"], got["me"]
+
+
+def test_the_real_server_counts_100_concurrent_votes_and_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'voting.sqlite3'}"
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    with running_server(
+        database_url, tmp_path, port=port, VOTING_TALLY_INTERVAL="0.05", VOTING_PUBLIC_URL=public
+    ) as server:
+        assert "Join a session" in requests.get(f"{server.url}/", timeout=10).text
+        http = server.facilitator()
+        session_id, code = create_workshop(server, http)
+        qr = requests.get(f"{server.url}/qr/{code}.svg", timeout=10)
+        assert qr.status_code == 200 and qr.headers["Content-Type"].startswith("image/svg+xml")
+        # The QR code is exactly the one for the join URL that phones must open.
+        assert qr.content == qr_svg(f"{public}/s/{code}")
+        assert requests.get(f"{public}/s/{code}", timeout=10).status_code == 200
+
+        result = asyncio.run(_vote_together(server, http, session_id, code))
+        final = result["tallies"][-1]
+        assert final["voted"]["leadership"] == PHONES
+        assert final["counts"] is None  # results were never shown on the big screen
+        # Coalesced: far fewer broadcasts than votes, yet the last one is exact.
+        assert len(result["tallies"]) < PHONES
+        assert len(set(result["tokens"])) == PHONES
+        assert "Traceback" not in server.log()
+
+    assert _count(database_url, Vote) == PHONES
+    assert _count(database_url, VoteHistory) == PHONES
+
+    with running_server(database_url, tmp_path) as again:
+        http = again.facilitator()
+        console, me = asyncio.run(_rejoin(again, http, session_id, code, result["tokens"][0]))
+        leadership = next(s for s in console["strands"] if s["key"] == "leadership")
+        assert leadership["status"] == "open"
+        assert leadership["voted"] == PHONES
+        assert leadership["counts"] == [25, 25, 25, 25]
+        assert console["joined"] == PHONES
+        assert console["session"]["current"] == "leadership"
+        assert me["votes"]["leadership"]["level"] in (1, 2, 3, 4)
