@@ -21,6 +21,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -162,6 +163,7 @@ def logout() -> Any:
 
 
 @click.command("reset-passphrase")
+@with_appcontext
 def reset_passphrase_command() -> None:
     """Generate a new facilitator passphrase and print it (the old one stops working)."""
     if current_app.config.get("FACILITATOR_PASSPHRASE"):

@@ -135,7 +135,7 @@ class _Checker:
         return " ".join(value.split())
 
     def key(self, value: Any, path: str) -> str:
-        if not isinstance(value, str) or not KEY_PATTERN.match(value):
+        if not isinstance(value, str) or not KEY_PATTERN.fullmatch(value):
             raise self.fail(path, "a key of lowercase letters, digits and hyphens (max 40)", value)
         return value
 
@@ -190,7 +190,9 @@ def _parse_strand(check: _Checker, raw: Any, path: str, levels: list[Level]) -> 
     elements = check.sequence(raw_elements, f"{path}.elements", 0, 12) if raw_elements else []
     cells_raw = check.mapping(item.get("levels"), f"{path}.levels")
     wanted = [lv.key for lv in levels]
-    if sorted(cells_raw) != sorted(wanted):
+    if sorted(map(str, cells_raw)) != sorted(wanted) or not all(
+        isinstance(k, str) for k in cells_raw
+    ):
         raise check.fail(f"{path}.levels", f"exactly the levels {', '.join(wanted)}", cells_raw)
     cells: dict[str, Cell] = {}
     for lv in levels:
@@ -250,6 +252,10 @@ def load_text(text: str | bytes, source: str) -> Framework:
         raise FrameworkError(f"{source}: the file is nested too deeply") from exc
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise FrameworkError(f"{source}: not valid YAML or JSON: {exc}") from exc
+    except (ValueError, TypeError, AttributeError) as exc:
+        # PyYAML builds dates and numbers as it reads: an impossible date, a number too long
+        # for Python, or a misused tag surfaces here rather than as a YAMLError.
+        raise FrameworkError(f"{source}: a value in the file cannot be read: {exc}") from exc
     try:
         return parse(document, source)
     except RecursionError as exc:
@@ -284,6 +290,9 @@ def discover(extra_dirs: list[str] | None = None) -> tuple[dict[str, Framework],
                 framework = load_file(path)
             except FrameworkError as exc:
                 errors.append(str(exc))
+                continue
+            except Exception as exc:  # one odd file must never stop the app from starting
+                errors.append(f"{path.name}: cannot be used ({type(exc).__name__}: {exc})")
                 continue
             if framework.id in found:
                 errors.append(f"{path.name}: id {framework.id!r} is already used by another file")

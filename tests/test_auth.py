@@ -1,0 +1,142 @@
+"""Who may do what: facilitator login, generated passphrases, CSRF, and sockets that try to act
+beyond their role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from tests.conftest import PASSPHRASE, control, last, log_in, phone, received, screen
+from voting import create_app
+from voting.database import get_database
+from voting.events import socketio
+from voting.models import AppSetting, StrandState, VotingSession
+
+
+def test_facilitator_pages_need_a_login(client: FlaskClient) -> None:
+    for url in (
+        "/facilitator/",
+        "/facilitator/assessments/new",
+        "/facilitator/sessions/1",
+        "/facilitator/sessions/1/present",
+        "/facilitator/assessments/1/votes.csv",
+    ):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], url
+
+
+def test_a_wrong_passphrase_is_refused_and_a_right_one_admits(client: FlaskClient) -> None:
+    wrong = log_in(client, "not it")
+    assert wrong.status_code == 401 and "not right" in wrong.get_data(True)
+    assert client.get("/facilitator/").status_code == 302
+    assert log_in(client).status_code == 302
+    assert client.get("/facilitator/").status_code == 200
+    page = client.get("/facilitator/").get_data(True)
+    from tests.conftest import csrf_from
+
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    assert client.get("/facilitator/").status_code == 302
+
+
+def test_login_never_redirects_off_site(client: FlaskClient) -> None:
+    from tests.conftest import csrf_from
+
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "passphrase": PASSPHRASE,
+            "next": "//evil.example/x",
+            "csrf_token": csrf_from(page.get_data(True)),
+        },
+    )
+    assert response.headers["Location"] == "/facilitator/"
+
+
+def test_forms_without_the_csrf_token_are_refused(client: FlaskClient, app: Flask) -> None:
+    assert client.post("/login", data={"passphrase": PASSPHRASE}).status_code == 400
+    log_in(client)
+    response = client.post(
+        "/facilitator/assessments/new",
+        data={"area": "X", "period": "1", "framework": "early-help-2016"},
+    )
+    assert response.status_code == 400 and "expired" in response.get_data(True)
+
+
+def test_a_passphrase_is_generated_once_and_kept_hashed(settings: dict[str, Any]) -> None:
+    first = create_app({**settings, "FACILITATOR_PASSPHRASE": None})
+    generated = first.config["GENERATED_PASSPHRASE"]
+    assert len(generated) == 19
+    with get_database(first).read() as db:
+        stored = db.get(AppSetting, "facilitator_passphrase_hash")
+        assert stored is not None and generated not in stored.value
+    client = first.test_client()
+    assert log_in(client, generated).status_code == 302
+    get_database(first).dispose()
+
+    second = create_app({**settings, "FACILITATOR_PASSPHRASE": None})
+    assert "GENERATED_PASSPHRASE" not in second.config  # printed once only
+    assert log_in(second.test_client(), generated).status_code == 302
+    assert log_in(second.test_client(), PASSPHRASE).status_code == 401
+    result = second.test_cli_runner().invoke(args=["reset-passphrase"])
+    new = result.output.strip().rsplit(" ", 1)[-1]
+    assert log_in(second.test_client(), new).status_code == 302
+    assert log_in(second.test_client(), generated).status_code == 401
+    get_database(second).dispose()
+
+
+def test_screens_need_a_facilitator_login(
+    app: Flask, client: FlaskClient, live_session: VotingSession
+) -> None:
+    for role in ("console", "presenter"):
+        anonymous = socketio.test_client(
+            app, flask_test_client=client, auth={"role": role, "session_id": live_session.id}
+        )
+        assert not anonymous.is_connected()
+    nobody = socketio.test_client(app, auth={"role": "root"})
+    assert not nobody.is_connected()
+    no_auth = socketio.test_client(app)
+    assert not no_auth.is_connected()
+
+
+def test_a_phone_cannot_send_facilitator_events(
+    app: Flask, facilitator: FlaskClient, live_session: VotingSession
+) -> None:
+    p = phone(app, live_session.join_code)
+    for action in (
+        "start",
+        "open",
+        "close",
+        "goto",
+        "next",
+        "previous",
+        "results",
+        "reveal",
+        "end",
+    ):
+        ack = p.emit(
+            "control",
+            {"action": action, "strand": "culture", "show": True, "reveal": True},
+            callback=True,
+        )
+        assert ack == {"ok": False, "error": "This screen is not allowed to do that."}
+    with get_database(app).read() as db:
+        session = db.get(VotingSession, live_session.id)
+        assert session is not None and session.status == "draft" and not session.show_results
+        assert (
+            db.scalar(
+                select(func.count()).select_from(StrandState).where(StrandState.status != "pending")
+            )
+            == 0
+        )
+    # And a console cannot vote: votes come from phones only.
+    console = screen(app, facilitator, "console", live_session.id)
+    control(console, action="open", strand="culture")
+    ack = console.emit("vote", {"strand": "culture", "level": 1}, callback=True)
+    assert ack["ok"] is False
+    presenter = screen(app, facilitator, "presenter", live_session.id)
+    assert presenter.emit("control", {"action": "end"}, callback=True)["ok"] is False
+    assert last(received(presenter), "state")["session"]["status"] == "running"
