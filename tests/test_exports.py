@@ -48,7 +48,7 @@ def run_two_sessions(app: Flask, facilitator: FlaskClient, assessment_id: int) -
 def test_csv_has_one_row_per_current_vote(
     app: Flask, facilitator: FlaskClient, assessment_id: int
 ) -> None:
-    first, second = run_two_sessions(app, facilitator, assessment_id)
+    _first, second = run_two_sessions(app, facilitator, assessment_id)
     response = facilitator.get(f"/facilitator/assessments/{assessment_id}/votes.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]

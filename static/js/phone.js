@@ -27,6 +27,7 @@
   var errors = {};                     // strand -> refusal message
   var drafts = {};                     // strand -> comment being typed
   var refused = false;
+  var ENDED = 'This session has ended. Thank you for taking part.';
 
   function newVoteId() {
     var bytes = new Uint8Array(12);
@@ -62,7 +63,9 @@
 
   socket.on('connect', function () {
     refused = false;
-    showNotice('');
+    // The snapshot sent on connecting has already been rendered (socket.io delivers it before
+    // this event), so keep the notice it calls for rather than clearing it.
+    showNotice(state && state.session.status === 'ended' ? ENDED : '');
     setConnection('online');
     pump();
   });
@@ -160,7 +163,7 @@
     if (!state) return;
     var session = state.session;
     if (session.status === 'ended') {
-      showNotice('This session has ended. Thank you for taking part.');
+      showNotice(ENDED);
     } else if (!refused) {
       showNotice('');
     }
