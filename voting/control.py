@@ -51,6 +51,7 @@ def create_assessment(
             period=period,
             framework_id=framework.id,
             framework=framework.to_dict(),
+            level_count=len(framework.levels),
             localities=localities,
         )
         db.add(assessment)

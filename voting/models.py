@@ -55,6 +55,8 @@ class Assessment(Base):
     # A copy of the framework as it was when the assessment began, so that editing or removing
     # a framework file never rewrites a past assessment.
     framework: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Kept beside the framework so the vote path can check a level without reading the model.
+    level_count: Mapped[int] = mapped_column(Integer)
     localities: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -17,7 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from voting.database import Database
-from voting.models import Participant, StrandState, Vote, VoteHistory, VotingSession, utcnow
+from voting.models import (
+    Assessment,
+    Participant,
+    StrandState,
+    Vote,
+    VoteHistory,
+    VotingSession,
+    utcnow,
+)
 from voting.validation import Refusal
 
 ROLE_CHOICES = {"strategic": "Strategic", "operational": "Operational"}
@@ -150,9 +158,14 @@ def cast_vote(
 ) -> Receipt:
     """Record (or change) a vote; `comment=None` keeps the comment already given."""
     with database.write() as db:
-        session = db.get(VotingSession, session_id)
-        if session is None:
+        found = db.execute(
+            select(VotingSession, Assessment.level_count)
+            .join(Assessment, Assessment.id == VotingSession.assessment_id)
+            .where(VotingSession.id == session_id)
+        ).first()
+        if found is None:
             raise Refusal("This session no longer exists.")
+        session, level_count = found
         # A shared lock on the strand's row: a facilitator closing it waits for votes in flight,
         # so each vote is either counted before the close or refused after it (PostgreSQL).
         state = db.scalar(
@@ -164,7 +177,6 @@ def cast_vote(
         if reason:
             raise Refusal(reason)
         assert state is not None
-        level_count = len(session.assessment.framework["levels"])
         if not 1 <= level <= level_count:
             raise Refusal(f"The level must be between 1 and {level_count}.")
         existing = db.scalar(
