@@ -200,3 +200,37 @@ def test_the_real_server_counts_100_concurrent_votes_and_survives_a_restart(
         assert console["joined"] == PHONES
         assert console["session"]["current"] == "leadership"
         assert me["votes"]["leadership"]["level"] in (1, 2, 3, 4)
+
+
+@pytest.mark.parametrize("mode", ["gevent", "threading"])
+def test_the_server_also_runs_under_gevent_and_threading(tmp_path: Path, mode: str) -> None:
+    """The code is async-mode-agnostic: the same workshop works when eventlet is swapped out."""
+    database_url = f"sqlite:///{tmp_path / 'voting.sqlite3'}"
+    with running_server(database_url, tmp_path, VOTING_ASYNC_MODE=mode) as server:
+        assert f"running ({mode})" in server.log()
+        http = server.facilitator()
+        session_id, code = create_workshop(server, http)
+        with socketio.SimpleClient() as console, socketio.SimpleClient() as p:
+            console.connect(
+                server.url,
+                headers=server.cookie_header(http),
+                auth={"role": "console", "session_id": session_id},
+                transports=["websocket"],
+            )
+            assert console.receive(timeout=10)[0] == "state"
+            opened = console.call("control", {"action": "open", "strand": "culture"}, timeout=10)
+            assert opened["ok"], opened
+            p.connect(server.url, auth={"role": "phone", "code": code}, transports=["websocket"])
+            ack = p.call("vote", {"strand": "culture", "level": 3}, timeout=10)
+            assert ack == {
+                "ok": True,
+                "vote": {"strand": "culture", "level": 3, "comment": None, "round": 1},
+            }
+            deadline = time.monotonic() + 10
+            counts = None
+            while time.monotonic() < deadline and counts != [0, 0, 1, 0]:
+                name, *args = console.receive(timeout=10)
+                if name == "tally":
+                    counts = args[0]["counts"]["culture"]
+            assert counts == [0, 0, 1, 0]
+    assert _count(database_url, Vote) == 1
