@@ -140,3 +140,20 @@ def test_a_phone_cannot_send_facilitator_events(
     presenter = screen(app, facilitator, "presenter", live_session.id)
     assert presenter.emit("control", {"action": "end"}, callback=True)["ok"] is False
     assert last(received(presenter), "state")["session"]["status"] == "running"
+
+
+def test_logging_out_closes_that_logins_screens(
+    app: Flask, facilitator: FlaskClient, live_session: VotingSession
+) -> None:
+    from tests.conftest import csrf_from
+
+    console = screen(app, facilitator, "console", live_session.id)
+    presenter = screen(app, facilitator, "presenter", live_session.id)
+    other_login = app.test_client()
+    log_in(other_login)
+    other = screen(app, other_login, "console", live_session.id)
+    page = facilitator.get("/facilitator/").get_data(True)
+    facilitator.post("/logout", data={"csrf_token": csrf_from(page)})
+    assert not console.is_connected() and not presenter.is_connected()
+    assert other.is_connected()
+    assert control(other, action="start")["ok"]

@@ -155,6 +155,10 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
             "() => { const img = document.querySelector('img.qr');"
             " return img.complete && img.naturalWidth > 0; }")
 
+        # The presenter is only watched from here on; the console, clicked, goes back in front
+        # (a background tab gets no animation frames, which Playwright's clicks wait for).
+        console.bring_to_front()
+
         # 3. Three phones open the join URL; one fills in the profile, two skip it.
         phones: list[Page] = []
         for n in (1, 2, 3):

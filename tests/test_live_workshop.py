@@ -281,3 +281,62 @@ def test_joining_an_ended_session_is_refused_but_a_known_phone_may_look(
 
 def test_an_unknown_code_is_refused(app: Flask) -> None:
     assert not phone(app, "NOPE99").is_connected()
+
+
+def test_reopening_a_strand_hides_its_desk_rating_again(
+    app: Flask, facilitator: FlaskClient, live_session: VotingSession
+) -> None:
+    console = screen(app, facilitator, "console", live_session.id)
+    presenter = screen(app, facilitator, "presenter", live_session.id)
+    control(console, action="open", strand="leadership")
+    control(console, action="close", strand="leadership")
+    control(console, action="reveal", strand="leadership", reveal=True)
+    assert (
+        strand_of(last(received(presenter), "state"), "leadership")["desk"]["label"] == "Maturing"
+    )
+    control(console, action="open", strand="leadership")
+    assert strand_of(last(received(presenter), "state"), "leadership")["desk"] is None
+
+
+def test_an_ended_session_cannot_be_started_again_but_a_strand_can_resume_it(
+    app: Flask, facilitator: FlaskClient, live_session: VotingSession
+) -> None:
+    console = screen(app, facilitator, "console", live_session.id)
+    control(console, action="start")
+    control(console, action="end")
+    assert control(console, action="start") == {
+        "ok": False,
+        "error": "This session has ended. Reopen a strand to resume it.",
+    }
+    assert control(console, action="open", strand="culture")["ok"]
+    assert last(received(console), "state")["session"]["status"] == "running"
+
+
+def test_a_resend_after_closing_still_counts_once(
+    app: Flask, facilitator: FlaskClient, live_session: VotingSession
+) -> None:
+    console = screen(app, facilitator, "console", live_session.id)
+    control(console, action="open", strand="culture")
+    p = phone(app, live_session.join_code)
+    assert vote(p, "culture", 3, client_vote_id="v1")["ok"]
+    control(console, action="close", strand="culture")
+    # The phone never got the acknowledgement and sends the same vote again.
+    assert vote(p, "culture", 3, client_vote_id="v1") == {
+        "ok": True,
+        "vote": {"strand": "culture", "level": 3, "comment": None, "round": 1},
+    }
+    assert vote(p, "culture", 2, client_vote_id="v2")["ok"] is False
+    with get_database(app).read() as db:
+        assert db.scalar(select(func.count()).select_from(VoteHistory)) == 1
+
+
+def test_a_new_phone_moves_the_joined_count_on_screen(
+    app: Flask, facilitator: FlaskClient, live_session: VotingSession
+) -> None:
+    presenter = screen(app, facilitator, "presenter", live_session.id)
+    received(presenter)
+    first = phone(app, live_session.join_code)
+    assert last(received(presenter), "tally")["joined"] == 1
+    token = last(received(first), "joined")["token"]
+    phone(app, live_session.join_code, token=token)  # the same participant again: no change
+    assert all(m["name"] != "tally" for m in received(presenter))

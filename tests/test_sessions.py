@@ -141,3 +141,21 @@ def test_tally_broadcasts_are_coalesced_and_the_last_vote_always_shows(
         assert len(tallies) < 20
     finally:
         get_database(coalescing).dispose()
+
+
+def test_no_new_phone_joins_after_the_closing_time(
+    app: Flask, facilitator: FlaskClient, assessment_id: int
+) -> None:
+    session = make_session(
+        app, assessment_id, pacing="self_paced", closes_at=utcnow() + timedelta(hours=1)
+    )
+    early = phone(app, session.join_code)
+    token = last(received(early), "joined")["token"]
+    with get_database(app).write() as db:
+        db.execute(
+            update(VotingSession)
+            .where(VotingSession.id == session.id)
+            .values(closes_at=utcnow() - timedelta(seconds=1))
+        )
+    assert not phone(app, session.join_code).is_connected()
+    assert phone(app, session.join_code, token=token).is_connected()

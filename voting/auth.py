@@ -101,6 +101,10 @@ def is_facilitator() -> bool:
     return bool(session.get("facilitator"))
 
 
+def login_id() -> str | None:
+    return session.get("login_id")
+
+
 def may_run_session(session_id: int) -> bool:
     with get_database().read() as db:
         return db.scalar(select(VotingSession.id).where(VotingSession.id == session_id)) is not None
@@ -148,6 +152,7 @@ def login() -> Any:
         if len(candidate) <= 200 and passphrase_matches(candidate):
             session.clear()
             session["facilitator"] = True
+            session["login_id"] = secrets.token_urlsafe(16)
             session.permanent = True
             return redirect(_safe_next(request.form.get("next")))
         error = "That passphrase is not right. Check it and try again."
@@ -157,7 +162,13 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    # Imported here: events imports this module for its checks.
+    from voting.events import disconnect_login
+
+    ended = session.get("login_id")
     session.clear()
+    if ended:
+        disconnect_login(ended)
     flash("You have logged out.")
     return redirect(url_for("auth.login"))
 

@@ -211,6 +211,8 @@ def _start(
 ) -> str:
     if session.status == "running":
         raise Refusal("The session is already running.")
+    if session.status == "ended":
+        raise Refusal("This session has ended. Reopen a strand to resume it.")
     session.status = "running"
     if session.pacing == "self_paced":
         for state in states.values():
@@ -232,11 +234,13 @@ def _open(
     if state.status == "open":
         raise Refusal(f"Voting on {_name(framework, state.strand_key)} is already open.")
     if session.closes_at is not None and utcnow() >= session.closes_at:
-        raise Refusal("This session's closing time has passed; change it before reopening.")
+        raise Refusal("This session's closing time has passed, so voting cannot reopen.")
     reopening = state.status == "closed"
     session.status = "running"
     _make_current(session, states, state.strand_key)
     state.status = "open"
+    # A desk rating on show while people vote would anchor them: opening hides it again.
+    state.revealed = False
     verb = "reopened" if reopening else "open"
     return f"Voting {verb} on {_name(framework, state.strand_key)}."
 

@@ -21,7 +21,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 from voting import auth, snapshots, votes
 from voting.control import apply_action
 from voting.database import get_database
-from voting.validation import Refusal, as_payload, int_field, text_field
+from voting.validation import Refusal, as_payload, int_field, text_field, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class Connection:
     role: str
     session_id: int
     participant_id: int | None = None
+    login_id: str | None = None  # the facilitator login a console or presenter belongs to
 
 
 # Per process: a socket's sid belongs to the worker it connected to.
@@ -159,6 +160,9 @@ def on_connect(auth_data: Any = None) -> None:
             join_room(f"participant:{connection.participant_id}")
         if extra:
             emit("joined", extra)
+            if extra["new"]:
+                # The joined count on the console and projector moves with each new phone.
+                _after_commit(current_app.extensions["voting_tallies"].mark, connection.session_id)
         _send_snapshot(connection)
     except Refusal as refusal:
         _connections.pop(request.sid, None)
@@ -179,8 +183,27 @@ def _connect_screen(role: str, payload: dict[str, Any]) -> tuple[Connection, Non
         raise Refusal("Log in as the facilitator to open this screen.")
     session_id = int_field(payload, "session_id", "the session id", low=1, high=2**31 - 1)
     if not auth.may_run_session(session_id):
-        raise Refusal("This session does not exist, or it is not yours to run.")
-    return Connection(role, session_id), None
+        raise Refusal("This session does not exist.")
+    return Connection(role, session_id, login_id=auth.login_id()), None
+
+
+def disconnect_login(login_id: str) -> int:
+    """Close this worker's consoles and presenters opened under a login that has just ended
+    (a socket keeps the copy of the login it connected with, so logging out must reach it)."""
+    sids = [sid for sid, c in list(_connections.items()) if c.login_id == login_id]
+    for sid in sids:
+        _connections.pop(sid, None)
+        socketio.server.disconnect(sid, namespace="/")
+    return len(sids)
+
+
+def _after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Broadcasts after a commit: a failure is logged, never reported as 'nothing changed',
+    because the change is already stored (screens catch up on their next snapshot)."""
+    try:
+        fn(*args, **kwargs)
+    except Exception:
+        log.exception("broadcast after commit failed")
 
 
 @socketio.on("disconnect")
@@ -222,7 +245,7 @@ def _handler(*roles: str) -> Callable[[Callable[..., dict[str, Any] | None]], Ca
 def on_vote(connection: Connection, data: Any) -> dict[str, Any]:
     payload = as_payload(data, "A vote")
     strand = text_field(payload, "strand", "a strand", max_length=40)
-    level = int_field(payload, "level", "the level", low=1, high=7)
+    level = whole_number(payload, "level", "the level")
     comment = None
     if "comment" in payload:
         comment = text_field(
@@ -253,9 +276,10 @@ def on_vote(connection: Connection, data: Any) -> dict[str, Any]:
         client_vote_id,
     )
     if receipt.changed:
-        current_app.extensions["voting_tallies"].mark(connection.session_id)
+        _after_commit(current_app.extensions["voting_tallies"].mark, connection.session_id)
         # The participant's other tabs learn of it too; the sender has its acknowledgement.
-        socketio.emit(
+        _after_commit(
+            socketio.emit,
             "my_vote",
             receipt.as_dict(),
             to=f"participant:{connection.participant_id}",
@@ -303,7 +327,7 @@ def on_profile(connection: Connection, data: Any) -> dict[str, Any]:
 @_handler("console")
 def on_control(connection: Connection, data: Any) -> dict[str, Any]:
     message = apply_action(get_database(), connection.session_id, data)
-    publish_state(connection.session_id)
+    _after_commit(publish_state, connection.session_id)
     return {"message": message}
 
 

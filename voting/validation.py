@@ -48,14 +48,19 @@ def text_field(
     return value
 
 
-def int_field(data: dict[str, Any], name: str, label: str, *, low: int, high: int) -> int:
+def whole_number(data: dict[str, Any], name: str, label: str) -> int:
+    """A whole number of any size (its range is for the caller, which knows it)."""
     value = data.get(name)
     # bool is an int in Python; a JSON true must not pass as level 1.
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
-        else:
-            raise Refusal(f"{label[0].upper()}{label[1:]} must be a whole number.")
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+            return int(value.strip())
+        raise Refusal(f"{label[0].upper()}{label[1:]} must be a whole number.")
+    return value
+
+
+def int_field(data: dict[str, Any], name: str, label: str, *, low: int, high: int) -> int:
+    value = whole_number(data, name, label)
     if not low <= value <= high:
         raise Refusal(f"{label[0].upper()}{label[1:]} must be between {low} and {high}.")
     return value

@@ -79,7 +79,9 @@ def join(database: Database, code: str, token: str | None) -> Joined:
             )
             if known is not None and known.session_id == session.id:
                 return Joined(known.id, session.id, token, is_new=False)
-        if session.status == "ended":
+        if session.status == "ended" or (
+            session.closes_at is not None and utcnow() >= session.closes_at
+        ):
             raise Refusal("This session has ended. Thank you for taking part.")
         fresh = secrets.token_urlsafe(TOKEN_BYTES)
         participant = Participant(session_id=session.id, token_hash=hash_token(fresh))
@@ -173,23 +175,26 @@ def cast_vote(
             .where(StrandState.session_id == session_id, StrandState.strand_key == strand_key)
             .with_for_update(read=True)
         )
+        existing = None
+        if state is not None:
+            existing = db.scalar(
+                select(Vote).where(
+                    Vote.session_id == session_id,
+                    Vote.strand_key == strand_key,
+                    Vote.round == state.round,
+                    Vote.participant_id == participant_id,
+                )
+            )
+        if existing is not None and client_vote_id and existing.client_vote_id == client_vote_id:
+            # A resend of a vote already stored (the phone lost our acknowledgement): it counts,
+            # even if voting has closed since.
+            return Receipt(strand_key, existing.level, existing.comment, existing.round, False)
         reason = voting_closed_reason(session, state)
         if reason:
             raise Refusal(reason)
         assert state is not None
         if not 1 <= level <= level_count:
             raise Refusal(f"The level must be between 1 and {level_count}.")
-        existing = db.scalar(
-            select(Vote).where(
-                Vote.session_id == session_id,
-                Vote.strand_key == strand_key,
-                Vote.round == state.round,
-                Vote.participant_id == participant_id,
-            )
-        )
-        if existing is not None and client_vote_id and existing.client_vote_id == client_vote_id:
-            # A resend of a vote already stored (the phone lost our acknowledgement).
-            return Receipt(strand_key, existing.level, existing.comment, state.round, False)
         if comment is None:
             comment = existing.comment if existing is not None else None
         now = utcnow()
