@@ -21,6 +21,8 @@ BAD_VOTES: list[tuple[Any, str]] = [
     ({"level": 2}, "Enter a strand."),
     ({"strand": "culture"}, "The level must be a whole number."),
     ({"strand": "culture", "level": "high"}, "The level must be a whole number."),
+    ({"strand": "culture", "level": "--3"}, "The level must be a whole number."),
+    ({"strand": "culture", "level": "٣"}, "The level must be a whole number."),
     ({"strand": "culture", "level": True}, "The level must be a whole number."),
     ({"strand": "culture", "level": 2.5}, "The level must be a whole number."),
     ({"strand": "culture", "level": 0}, "The level must be between 1 and 4."),

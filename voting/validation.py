@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 
 
 class Refusal(Exception):
@@ -53,7 +56,7 @@ def whole_number(data: dict[str, Any], name: str, label: str) -> int:
     value = data.get(name)
     # bool is an int in Python; a JSON true must not pass as level 1.
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
             return int(value.strip())
         raise Refusal(f"{label[0].upper()}{label[1:]} must be a whole number.")
     return value
