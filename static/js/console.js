@@ -8,7 +8,11 @@
 
   var socket = L.connect(function () { return { role: 'console', session_id: sessionId }; });
   socket.on('connect', function () { $('connection').textContent = 'Connected'; });
-  socket.on('disconnect', function () { $('connection').textContent = 'Reconnecting…'; });
+  socket.on('disconnect', function (reason) {
+    // The server closes a screen whose facilitator logged out; it will not come back by itself.
+    $('connection').textContent = reason === 'io server disconnect'
+      ? 'Disconnected: log in again and reload this page.' : 'Reconnecting…';
+  });
   socket.on('connect_error', function (err) {
     $('connection').textContent = socket.active ? 'Reconnecting…' : 'Refused: ' + err.message;
   });
