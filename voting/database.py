@@ -7,15 +7,18 @@ lock while other green threads wait.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -23,6 +26,8 @@ from sqlalchemy.pool import StaticPool
 from voting.models import Base
 
 _IMMEDIATE = "voting_begin_immediate"
+MIGRATIONS = Path(__file__).parent / "migrations"
+FIRST_REVISION = "0001"
 
 
 class Database:
@@ -53,11 +58,40 @@ class Database:
                 session.rollback()
                 raise
 
-    def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` with Alembic, keeping every row."""
+        self._migrate(lambda config: command.upgrade(config, revision))
+
+    def downgrade(self, revision: str) -> None:
+        self._migrate(lambda config: command.downgrade(config, revision))
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def _migrate(self, run: Callable[[AlembicConfig], None]) -> None:
+        with self.engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            if self.is_sqlite:
+                # SQLite rebuilds a table to alter it; with foreign keys on, dropping the old
+                # copy would cascade-delete child rows. The pragma only works outside a
+                # transaction, hence on the raw connection before anything begins.
+                raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with connection.begin():
+                    if self.url.get_backend_name() == "postgresql":
+                        # Workers starting together take turns; the second finds nothing to do.
+                        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(730515)")
+                    _stamp_pre_migration_database(connection)
+                    run(alembic_config(connection))
+            finally:
+                if self.is_sqlite:
+                    raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def drop_schema(self) -> None:
         Base.metadata.drop_all(self.engine)
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -100,6 +134,22 @@ def _configure_sqlite(engine: Engine, wal: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _stamp_pre_migration_database(connection: Connection) -> None:
+    """A database made before migrations existed (by `create_all`) holds the first schema:
+    record it as such, so the upgrade starts from there instead of creating tables again."""
+    names = inspect(connection).get_table_names()
+    if "assessments" in names and "alembic_version" not in names:
+        command.stamp(alembic_config(connection), FIRST_REVISION)
+
+
 def get_database(app: Flask | None = None) -> Database:
     return (app or current_app).extensions["voting_db"]
 
@@ -107,13 +157,13 @@ def get_database(app: Flask | None = None) -> Database:
 def init_app(app: Flask) -> None:
     database = Database(app.config["DATABASE_URL"])
     app.extensions["voting_db"] = database
-    database.create_schema()
+    database.upgrade()
     app.cli.add_command(init_db_command)
 
 
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create any missing tables (existing data is kept)."""
-    get_database().create_schema()
+    """Bring the database schema up to date (existing data is kept)."""
+    get_database().upgrade()
     click.echo(f"Database ready: {get_database().url.render_as_string(hide_password=True)}")
