@@ -340,3 +340,37 @@ def test_a_new_phone_moves_the_joined_count_on_screen(
     token = last(received(first), "joined")["token"]
     phone(app, live_session.join_code, token=token)  # the same participant again: no change
     assert all(m["name"] != "tally" for m in received(presenter))
+
+
+def test_a_revote_opens_round_two_and_keeps_round_one(
+    app: Flask, facilitator: FlaskClient, live_session: VotingSession
+) -> None:
+    console = screen(app, facilitator, "console", live_session.id)
+    phones = [phone(app, live_session.join_code) for _ in range(4)]
+    refused = control(console, action="revote", strand="culture")
+    assert refused == {
+        "ok": False,
+        "error": "Voting on Culture has not run yet; open it for its first round.",
+    }
+    control(console, action="open", strand="culture")
+    for p, level in zip(phones, [1, 1, 4, 4], strict=True):
+        assert vote(p, "culture", level)["ok"]
+    assert control(console, action="revote", strand="culture")["ok"] is False  # still open
+    control(console, action="close", strand="culture")
+    control(console, action="reveal", strand="culture", reveal=True)
+    ack = control(console, action="revote", strand="culture")
+    assert ack == {"ok": True, "message": "Round 2 of voting open on Culture; round 1 is kept."}
+    state = last(received(phones[0]), "state")
+    culture = strand_of(state, "culture")
+    assert culture["round"] == 2 and culture["status"] == "open" and culture["desk"] is None
+    for p, level in zip(phones, [2, 2, 3, 2], strict=True):
+        assert vote(p, "culture", level)["vote"]["round"] == 2
+    console_state = last(received(console), "tally")
+    assert console_state["counts"]["culture"] == [0, 3, 1, 0]
+    with get_database(app).read() as db:
+        rounds = db.execute(
+            select(Vote.round, Vote.level, func.count())
+            .group_by(Vote.round, Vote.level)
+            .order_by(Vote.round, Vote.level)
+        ).all()
+    assert [tuple(r) for r in rounds] == [(1, 1, 2), (1, 4, 2), (2, 2, 3), (2, 3, 1)]

@@ -20,6 +20,7 @@ from voting.frameworks import Framework, parse
 from voting.models import (
     FORUM_TYPES,
     PACINGS,
+    AgreedRating,
     Assessment,
     DeskRating,
     StrandState,
@@ -31,7 +32,18 @@ from voting.validation import Refusal, as_payload, bool_field, text_field
 # No 0/O, 1/I/L: the code is read off a screen at the back of a hall.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 6
-ACTIONS = ("start", "open", "close", "goto", "next", "previous", "results", "reveal", "end")
+ACTIONS = (
+    "start",
+    "open",
+    "close",
+    "revote",
+    "goto",
+    "next",
+    "previous",
+    "results",
+    "reveal",
+    "end",
+)
 
 
 def framework_of(assessment: Assessment) -> Framework:
@@ -89,7 +101,35 @@ def save_desk_ratings(database: Database, assessment_id: int, entries: list[Desk
             row.sources = entry.sources
 
 
-def _check_desk_levels(entry: DeskEntry, levels: int) -> None:
+@dataclass(frozen=True)
+class AgreedEntry:
+    strand_key: str
+    level: int | None
+    upper_level: int | None
+    next_steps: str
+
+
+def save_agreed_ratings(database: Database, assessment_id: int, entries: list[AgreedEntry]) -> None:
+    with database.write() as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None:
+            raise Refusal("That assessment no longer exists.")
+        framework = framework_of(assessment)
+        existing = {a.strand_key: a for a in assessment.agreed_ratings}
+        for entry in entries:
+            if framework.strand(entry.strand_key) is None:
+                raise Refusal(f"Unknown strand {entry.strand_key!r}.")
+            _check_desk_levels(entry, len(framework.levels))
+            row = existing.get(entry.strand_key)
+            if row is None:
+                row = AgreedRating(assessment_id=assessment_id, strand_key=entry.strand_key)
+                db.add(row)
+            row.level = entry.level
+            row.upper_level = entry.upper_level
+            row.next_steps = entry.next_steps
+
+
+def _check_desk_levels(entry: DeskEntry | AgreedEntry, levels: int) -> None:
     if entry.level is None:
         if entry.upper_level is not None:
             raise Refusal("A split rating needs both of its levels.")
@@ -97,12 +137,10 @@ def _check_desk_levels(entry: DeskEntry, levels: int) -> None:
     if not 1 <= entry.level <= levels:
         raise Refusal("Choose a level from the list.")
     if entry.upper_level is not None and entry.upper_level != entry.level + 1:
-        raise Refusal(
-            "A split desk rating must span two adjacent levels, such as Developing/Maturing."
-        )
+        raise Refusal("A split rating must span two adjacent levels, such as Developing/Maturing.")
 
 
-def desk_label(framework: Framework, rating: DeskRating | None) -> str:
+def desk_label(framework: Framework, rating: DeskRating | AgreedRating | None) -> str:
     if rating is None or rating.level is None:
         return ""
     label = framework.level_name(rating.level)
@@ -259,6 +297,30 @@ def _close(
     return f"Voting closed on {_name(framework, state.strand_key)}."
 
 
+def _revote(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
+    """A new round after discussion: earlier rounds' votes are kept, phones start afresh."""
+    state = _strand_arg(payload, session, states)
+    name = _name(framework, state.strand_key)
+    if state.status == "open":
+        raise Refusal(f"Voting on {name} is open; close it before starting a new round.")
+    if state.status == "pending":
+        raise Refusal(f"Voting on {name} has not run yet; open it for its first round.")
+    if session.closes_at is not None and utcnow() >= session.closes_at:
+        raise Refusal("This session's closing time has passed, so voting cannot reopen.")
+    state.round += 1
+    session.status = "running"
+    _make_current(session, states, state.strand_key)
+    state.status = "open"
+    state.revealed = False
+    return f"Round {state.round} of voting open on {name}; round {state.round - 1} is kept."
+
+
 def _goto(
     db: Session,
     session: VotingSession,
@@ -364,6 +426,7 @@ _HANDLERS = {
     "start": _start,
     "open": _open,
     "close": _close,
+    "revote": _revote,
     "goto": _goto,
     "next": _next,
     "previous": _previous,

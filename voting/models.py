@@ -73,6 +73,9 @@ class Assessment(Base):
     desk_ratings: Mapped[list[DeskRating]] = relationship(
         back_populates="assessment", cascade="all, delete-orphan", passive_deletes=True
     )
+    agreed_ratings: Mapped[list[AgreedRating]] = relationship(
+        back_populates="assessment", cascade="all, delete-orphan", passive_deletes=True
+    )
     sessions: Mapped[list[VotingSession]] = relationship(
         back_populates="assessment",
         cascade="all, delete-orphan",
@@ -99,6 +102,25 @@ class DeskRating(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     assessment: Mapped[Assessment] = relationship(back_populates="desk_ratings")
+
+
+class AgreedRating(Base):
+    """The rating a board agrees for a strand after the workshops, with the next steps."""
+
+    __tablename__ = "agreed_ratings"
+    __table_args__ = (UniqueConstraint("assessment_id", "strand_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    level: Mapped[int | None] = mapped_column(Integer)
+    upper_level: Mapped[int | None] = mapped_column(Integer)
+    next_steps: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    assessment: Mapped[Assessment] = relationship(back_populates="agreed_ratings")
 
 
 class VotingSession(Base):

@@ -78,6 +78,9 @@
       if (live && !onScreen) actions.push(button('goto-' + s.key, 'Show on screen', { action: 'goto', strand: s.key }));
       if (s.status === 'open') actions.push(button('close-' + s.key, 'Close voting', { action: 'close', strand: s.key }, 'button-warning'));
       else actions.push(button('open-' + s.key, s.status === 'closed' ? 'Reopen voting' : 'Open voting', { action: 'open', strand: s.key }, 'button'));
+      if (s.status === 'closed') {
+        actions.push(button('revote-' + s.key, 'Re-vote (round ' + (s.round + 1) + ')', { action: 'revote', strand: s.key }));
+      }
       if (s.desk) {
         actions.push(s.revealed
           ? button('reveal-' + s.key, 'Hide desk rating', { action: 'reveal', strand: s.key, reveal: false })
@@ -86,7 +89,7 @@
       var distribution = state.levels.map(function (lv, i) { return lv.name + ' ' + s.counts[i]; }).join(' · ');
       rows.appendChild(el('tr', { className: onScreen ? 'is-current' : '' }, [
         el('th', { scope: 'row' }, [s.label, onScreen ? el('span', { className: 'tag', text: 'On screen' }) : null]),
-        el('td', { text: STATUS[s.status] || s.status }),
+        el('td', { text: (STATUS[s.status] || s.status) + (s.round > 1 ? ' (round ' + s.round + ')' : '') }),
         el('td', { className: 'num', text: s.voted + ' of ' + state.joined }),
         el('td', {}, [el('span', { className: 'distribution', text: distribution }),
                       L.bars(state.levels, s.counts, { desk: s.revealed ? s.desk : null, label: 'Votes per level for ' + s.name })]),

@@ -86,7 +86,22 @@
   socket.on('joined', function (data) {
     if (data && data.token) { token = data.token; save(TOKEN_KEY, token); }
   });
-  socket.on('state', function (data) { state = data; L.keepFocus(render); });
+  var rounds = {};                     // strand -> round this phone last saw
+  socket.on('state', function (data) {
+    // A new round (a re-vote after discussion) starts every phone afresh on that strand.
+    data.strands.forEach(function (s) {
+      if (rounds[s.key] !== undefined && rounds[s.key] !== s.round) {
+        delete mine.votes[s.key];
+        delete pending[s.key];
+        delete errors[s.key];
+        delete drafts[s.key];
+        save(PENDING_KEY, JSON.stringify(pending));
+      }
+      rounds[s.key] = s.round;
+    });
+    state = data;
+    L.keepFocus(render);
+  });
   socket.on('me', function (data) { mine = data; L.keepFocus(render); });
   socket.on('my_vote', function (vote) {
     mine.votes[vote.strand] = { level: vote.level, comment: vote.comment };
