@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, render_template
 from werkzeug.exceptions import HTTPException
 
-from voting import auth, database, events, facilitate, frameworks, participate
+from voting import auth, database, events, facilitate, frameworks, participate, reports
 from voting.config import PROJECT_ROOT, Config
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     _load_frameworks(app)
     app.register_blueprint(participate.bp)
     app.register_blueprint(facilitate.bp)
+    app.register_blueprint(reports.bp)
     events.init_app(app)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)

@@ -42,8 +42,15 @@ class Config:
         # runs threading so that an installed eventlet is never picked up by accident.
         self.ASYNC_MODE: str = _env("ASYNC_MODE", "threading") or "threading"
         self.MESSAGE_QUEUE: str | None = _env("MESSAGE_QUEUE")
+        # Workers sharing one queue must share one channel; a second deployment (or a test run)
+        # on the same Redis picks its own so their broadcasts never mix.
+        self.MESSAGE_QUEUE_CHANNEL: str = (
+            _env("MESSAGE_QUEUE_CHANNEL", "flask-socketio") or "flask-socketio"
+        )
         # Seconds between live tally broadcasts per session; 0 sends one after every vote.
         self.TALLY_INTERVAL: float = _env_float("TALLY_INTERVAL", 0.1)
+        # Groups smaller than this are shown as "fewer than N" and never broken down.
+        self.MIN_GROUP_SIZE: int = int(_env_float("MIN_GROUP_SIZE", 5))
         self.MAX_COMMENT_LENGTH: int = 500
         self.MAX_HTTP_BUFFER_SIZE: int = 64 * 1024
         self.MAX_CONTENT_LENGTH: int = 2 * 1024 * 1024

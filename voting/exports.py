@@ -7,14 +7,18 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from voting import analysis
 from voting.control import desk_label, framework_of
 from voting.models import Assessment, Participant, StrandState, Vote, VotingSession, utcnow
 from voting.tallies import joined_count, level_counts
+
+if TYPE_CHECKING:
+    from voting.results import Results
 
 JSON_FORMAT = "maturity-voting/assessment@1"
 CSV_COLUMNS = (
@@ -182,5 +186,159 @@ def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
     return grouped
 
 
-def assessment_json_text(db: Session, assessment: Assessment) -> str:
-    return json.dumps(assessment_document(db, assessment), indent=2, ensure_ascii=False)
+def assessment_json_text(db: Session, assessment: Assessment, min_group_size: int = 5) -> str:
+    from voting.results import gather  # results builds on this module's helpers
+
+    document = assessment_document(db, assessment)
+    results = gather(db, assessment.id, min_group_size=min_group_size)
+    if results is not None:
+        document["analysis"] = analysis_document(results)
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def summary_rows(results: Results) -> list[dict[str, Any]]:
+    """One row per strand with every figure of the analysis (see docs/analysis.md)."""
+    names = results.level_names
+    rows = []
+    for strand in results.strands:
+        fig, cmp = strand.figures, strand.comparison
+        row: dict[str, Any] = {
+            "strand_key": strand.key,
+            "strand": strand.name,
+            "desk_rating": strand.desk_label,
+            "agreed_rating": strand.agreed_label,
+            "votes": fig.n,
+        }
+        for name, n, pct in zip(names, fig.counts, fig.percentages, strict=True):
+            row[f"n_{name.lower()}"] = n
+            row[f"pct_{name.lower()}"] = _pct(pct if fig.n else None)
+        row.update(
+            {
+                "median": analysis.level_label(fig.median, names) if fig.n else "",
+                "modes": "/".join(names[m - 1] for m in fig.modes),
+                "mean": _figure(fig.mean),
+                "sd": _figure(fig.sd),
+                "consensus": _figure(fig.consensus),
+                "iqr": _figure(fig.iqr),
+                "split": "yes" if fig.split else "no",
+                "split_reason": fig.split_reason or "",
+                "pct_below_desk": _pct(cmp.pct_below if cmp and fig.n else None),
+                "pct_at_desk": _pct(cmp.pct_at if cmp and fig.n else None),
+                "pct_above_desk": _pct(cmp.pct_above if cmp and fig.n else None),
+                "gap_median_minus_desk": _figure(cmp.gap if cmp else None, 1),
+                "forums": strand.forums_covering,
+                "summary": strand.sentence,
+                "next_steps": strand.next_steps,
+            }
+        )
+        rows.append(row)
+    return rows
+
+
+def summary_csv(results: Results) -> str:
+    rows = summary_rows(results)
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _spreadsheet_safe(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def analysis_document(results: Results) -> dict[str, Any]:
+    """The analysis part of the JSON export: per strand, the figures, the desk comparison, the
+    forums, rounds and groups (small groups suppressed exactly as on screen)."""
+    names = results.level_names
+    strands = {}
+    for strand in results.strands:
+        fig = strand.figures
+        strands[strand.key] = {
+            "counts": list(fig.counts),
+            "votes": fig.n,
+            "percentages": [round(p, 2) for p in fig.percentages],
+            "median": fig.median,
+            "median_label": analysis.level_label(fig.median, names),
+            "modes": list(fig.modes),
+            "mean": fig.mean,
+            "sd": fig.sd,
+            "consensus": fig.consensus,
+            "q1": fig.q1,
+            "q3": fig.q3,
+            "iqr": fig.iqr,
+            "split": fig.split,
+            "split_reason": fig.split_reason,
+            "desk": strand.desk_label or None,
+            "agreed": strand.agreed_label or None,
+            "next_steps": strand.next_steps,
+            "desk_comparison": None
+            if strand.comparison is None
+            else {
+                "below": strand.comparison.below,
+                "at": strand.comparison.at,
+                "above": strand.comparison.above,
+                "pct_below": strand.comparison.pct_below,
+                "pct_at": strand.comparison.pct_at,
+                "pct_above": strand.comparison.pct_above,
+                "gap": strand.comparison.gap,
+                "direction": strand.comparison.direction,
+            },
+            "summary": strand.sentence,
+            "forums": [
+                {
+                    "session_id": f.session_id,
+                    "name": f.name,
+                    "forum_type": f.forum_type,
+                    "suppressed": f.suppressed,
+                    "counts": None if f.suppressed else list(f.counts),
+                }
+                for f in strand.forums
+            ],
+            "rounds": [
+                {
+                    "label": label,
+                    "sentence": change.sentence,
+                    "before": list(change.before.counts),
+                    "after": list(change.after.counts),
+                }
+                for label, change in strand.rounds
+            ],
+            "segments": [
+                {
+                    "attribute": seg.attribute,
+                    "groups": [
+                        {
+                            "label": g.label,
+                            "suppressed": g.suppressed,
+                            "n": None if g.suppressed else g.n,
+                            "counts": None if g.counts is None else list(g.counts),
+                        }
+                        for g in seg.groups
+                    ],
+                    "test": {
+                        "p_value": seg.test.p_value,
+                        "statistic": seg.test.statistic,
+                        "epsilon_squared": seg.test.epsilon_squared,
+                        "sentence": seg.test.sentence,
+                    },
+                }
+                for seg in strand.segments
+            ],
+            "previous": None
+            if strand.previous is None
+            else {
+                "assessment": strand.previous.label,
+                "counts": list(strand.previous.counts),
+                "median_change": strand.previous.median_change,
+                "sentence": strand.previous.sentence,
+            },
+        }
+    return {"min_group_size": results.min_group_size, "strands": strands}

@@ -34,7 +34,7 @@ from voting.database import get_database
 from voting.frameworks import DEFAULT_FRAMEWORK_ID, Framework, FrameworkError, load_text
 from voting.models import FORUM_TYPES, Assessment, Participant, VotingSession
 from voting.qrcodes import join_url, reachable_by_phones
-from voting.validation import Refusal
+from voting.validation import Refusal, parse_rating
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitator")
 bp.before_request(login_required(lambda: None))
@@ -170,14 +170,7 @@ def desk(assessment_id: int) -> Any:
 
 
 def _desk_entry(key: str) -> DeskEntry:
-    raw = request.form.get(f"level-{key}", "")
-    level: int | None = None
-    upper: int | None = None
-    if raw:
-        low, _, high = raw.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise Refusal("Choose each rating from its list.")
-        level, upper = int(low), (int(high) if high else None)
+    level, upper = parse_rating(request.form.get(f"level-{key}", ""))
     return DeskEntry(
         strand_key=key,
         level=level,
@@ -330,5 +323,5 @@ def session_csv(session_id: int) -> Response:
 def assessment_json(assessment_id: int) -> Response:
     with get_database().read() as db:
         found = _assessment_or_404(db, assessment_id)
-        body = exports.assessment_json_text(db, found)
+        body = exports.assessment_json_text(db, found, current_app.config["MIN_GROUP_SIZE"])
     return _download(body, f"{exports.file_stem(found)}.json", "application/json")

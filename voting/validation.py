@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+# NUL, which PostgreSQL cannot store in text, and lone UTF-16 surrogates, which JSON lets a client
+# send ("\ud800") but no database driver can encode: refused here, not failing in the driver.
+_NOT_ALLOWED = re.compile("[\x00\ud800-\udfff]")
 
 
 class Refusal(Exception):
@@ -44,7 +47,7 @@ def text_field(
     value = value.strip()
     if len(value) > max_length:
         raise Refusal(f"{label[0].upper()}{label[1:]} must be {max_length} characters or fewer.")
-    if "\x00" in value:
+    if _NOT_ALLOWED.search(value):
         raise Refusal(f"{label[0].upper()}{label[1:]} contains a character that is not allowed.")
     if choices is not None and value not in set(choices):
         raise Refusal(f"Choose {label} from the list.")
@@ -74,3 +77,13 @@ def bool_field(data: dict[str, Any], name: str, label: str) -> bool:
     if not isinstance(value, bool):
         raise Refusal(f"{label[0].upper()}{label[1:]} must be true or false.")
     return value
+
+
+def parse_rating(raw: str) -> tuple[int | None, int | None]:
+    """A rating as a form sends it: "" (none), "2" (a level) or "2-3" (split across two)."""
+    if not raw:
+        return None, None
+    low, _, high = raw.partition("-")
+    if len(raw) > 5 or not low.isdigit() or (high and not high.isdigit()):
+        raise Refusal("Choose each rating from its list.")
+    return int(low), (int(high) if high else None)

@@ -1,0 +1,198 @@
+"""The facilitator's results: the assessment and session views, agreed ratings and next steps,
+the printable report, chart downloads and the summary and workbook downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from voting import analysis, charts, exports
+from voting.auth import login_required
+from voting.control import AgreedEntry, framework_of, save_agreed_ratings
+from voting.database import get_database
+from voting.models import Assessment, VotingSession
+from voting.results import FORUM_LABELS, Results, StrandResult, comparable_assessments, gather
+from voting.validation import Refusal, parse_rating
+
+bp = Blueprint("reports", __name__, url_prefix="/facilitator")
+bp.before_request(login_required(lambda: None))
+
+
+def _min_group_size() -> int:
+    return int(current_app.config["MIN_GROUP_SIZE"])
+
+
+def _compare_id() -> int | None:
+    raw = request.args.get("compare", "")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def _results_or_404(assessment_id: int, session_id: int | None = None) -> Results:
+    with get_database().read() as db:
+        found = gather(
+            db,
+            assessment_id,
+            session_id=session_id,
+            compare_id=_compare_id(),
+            min_group_size=_min_group_size(),
+        )
+        if found is None:
+            abort(404, description="There is no such assessment.")
+        # Touch what the templates read, while the database session is open.
+        _ = [s.strand_keys for s in found.sessions]
+        return found
+
+
+def strand_chart(results: Results, strand: StrandResult) -> str:
+    """The Hertfordshire chart for one strand: a group of bars per forum, coloured by level."""
+    series: list[tuple[str, Any]] = [
+        (f.name, None if f.suppressed else f.counts) for f in strand.forums
+    ]
+    if len(strand.forums) != 1:
+        series.append(("All forums", strand.counts))
+    summary = "; ".join(
+        f"{label}: "
+        + (
+            "fewer than the minimum group size"
+            if counts is None
+            else ", ".join(
+                f"{name} {n}" for name, n in zip(results.level_names, counts, strict=True)
+            )
+        )
+        for label, counts in series
+    )
+    return charts.grouped_bars(
+        chart_id=f"chart-{strand.key}",
+        title=f"Votes per level for {strand.name}, by forum",
+        description=f"{strand.sentence} {summary}.",
+        level_names=results.level_names,
+        series=series,
+        desk_levels=strand.desk.levels if strand.desk else (),
+    )
+
+
+def _context(results: Results, **extra: Any) -> dict[str, Any]:
+    return {
+        "results": results,
+        "assessment": results.assessment,
+        "level_label": analysis.level_label,
+        "chart": lambda strand: strand_chart(results, strand),
+        "forum_labels": FORUM_LABELS,
+        "pct": lambda value: f"{value:.0f}%",
+        "num": lambda value, digits=2: "none" if value is None else f"{value:.{digits}f}",
+        **extra,
+    }
+
+
+@bp.route("/assessments/<int:assessment_id>/results")
+def assessment_results(assessment_id: int) -> str:
+    results = _results_or_404(assessment_id)
+    with get_database().read() as db:
+        others = comparable_assessments(db, results.assessment)
+    return render_template("results.html", **_context(results, session=None, others=others))
+
+
+@bp.route("/sessions/<int:session_id>/results")
+def session_results(session_id: int) -> str:
+    with get_database().read() as db:
+        session = db.get(VotingSession, session_id)
+        if session is None:
+            abort(404, description="There is no such session.")
+        assessment_id = session.assessment_id
+    results = _results_or_404(assessment_id, session_id=session_id)
+    return render_template("results.html", **_context(results, session=session, others=[]))
+
+
+@bp.route("/assessments/<int:assessment_id>/report")
+def report(assessment_id: int) -> str:
+    results = _results_or_404(assessment_id)
+    return render_template("report.html", **_context(results))
+
+
+@bp.route("/assessments/<int:assessment_id>/charts/<strand_key>.svg")
+def chart_svg(assessment_id: int, strand_key: str) -> Response:
+    results = _results_or_404(assessment_id)
+    strand = next((s for s in results.strands if s.key == strand_key), None)
+    if strand is None:
+        abort(404, description="There is no such strand.")
+    response = Response(strand_chart(results, strand), mimetype="image/svg+xml")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{exports.file_stem(results.assessment)}-{strand_key}.svg"'
+    )
+    return response
+
+
+@bp.route("/assessments/<int:assessment_id>/summary.csv")
+def summary_csv(assessment_id: int) -> Response:
+    results = _results_or_404(assessment_id)
+    response = Response(exports.summary_csv(results), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{exports.file_stem(results.assessment)}-summary.csv"'
+    )
+    return response
+
+
+@bp.route("/assessments/<int:assessment_id>/assessment.xlsx")
+def workbook(assessment_id: int) -> Response:
+    from voting.workbook import assessment_workbook
+
+    results = _results_or_404(assessment_id)
+    with get_database().read() as db:
+        assessment = db.get(Assessment, assessment_id)
+        rows = list(exports.vote_rows(db, assessment)) if assessment else []
+    response = Response(
+        assessment_workbook(results, rows),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{exports.file_stem(results.assessment)}.xlsx"'
+    )
+    return response
+
+
+@bp.route("/assessments/<int:assessment_id>/agreed", methods=["GET", "POST"])
+def agreed(assessment_id: int) -> Any:
+    with get_database().read() as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None:
+            abort(404, description="There is no such assessment.")
+        framework = framework_of(assessment)
+        ratings = {a.strand_key: a for a in assessment.agreed_ratings}
+    error = None
+    if request.method == "POST":
+        try:
+            entries = [_agreed_entry(strand.key) for strand in framework.strands]
+            save_agreed_ratings(get_database(), assessment_id, entries)
+        except Refusal as refusal:
+            error = refusal.message
+        else:
+            flash("Agreed ratings and next steps saved.")
+            return redirect(url_for("reports.assessment_results", assessment_id=assessment_id))
+    return render_template(
+        "agreed_form.html",
+        assessment=assessment,
+        framework=framework,
+        ratings=ratings,
+        error=error,
+    ), (400 if error else 200)
+
+
+def _agreed_entry(key: str) -> AgreedEntry:
+    level, upper = parse_rating(request.form.get(f"level-{key}", ""))
+    return AgreedEntry(
+        strand_key=key,
+        level=level,
+        upper_level=upper,
+        next_steps=request.form.get(f"next-{key}", "")[:5000].strip(),
+    )
