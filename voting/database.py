@@ -100,6 +100,8 @@ class Database:
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if parsed.get_driver_name() == "psycopg":
+            _psycopg_cooperates_with_eventlet()
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
@@ -112,6 +114,26 @@ def _create_engine(url: str) -> Engine:
     )
     _configure_sqlite(engine, wal=not in_memory)
     return engine
+
+
+def _psycopg_cooperates_with_eventlet() -> None:
+    """Make psycopg 3 wait for PostgreSQL through eventlet's hub, not in C.
+
+    psycopg's default wait (`wait_c`, since 3.1.5) calls poll() in C, which eventlet's monkey
+    patching cannot reach: every query would freeze the whole worker until PostgreSQL
+    answered, and a query waiting on a row lock held by another green thread of the same
+    worker would never finish. psycopg switches by itself for gevent, not for eventlet
+    (psycopg/psycopg#527, #688). `wait_select` looks up `select.select` at each call, which
+    eventlet has replaced with its green, hub-based version (no 1024-descriptor limit).
+    """
+    import sys
+
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is None or not patcher.is_monkey_patched("select"):
+        return
+    from psycopg import waiting
+
+    waiting.wait = waiting.wait_select
 
 
 def _configure_sqlite(engine: Engine, wal: bool) -> None:

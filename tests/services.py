@@ -1,0 +1,71 @@
+"""PostgreSQL and Redis for the multi-process tests: find them or skip (fail under
+VOTING_REQUIRE_SERVICES=1), and give each test its own PostgreSQL schema and Redis channel.
+
+A private schema rather than dropping the shared tables: other test runs on the same machine
+may be using the `test` database at the same time, and dropping their tables under them (or
+they ours) makes both fail at random.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+from sqlalchemy import create_engine
+
+from tests.conftest import PG_HINT, require_service
+
+REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
+REDIS_HINT = (
+    "Multi-worker tests need PostgreSQL and Redis, e.g. "
+    "VOTING_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test "
+    f"VOTING_TEST_REDIS_URL={REDIS_DEFAULT} make test"
+)
+
+
+def postgres_url() -> str:
+    url = os.environ.get("VOTING_TEST_DATABASE_URL")
+    if not url:
+        require_service(PG_HINT)
+    assert url is not None
+    return url
+
+
+def redis_url() -> str:
+    url = os.environ.get("VOTING_TEST_REDIS_URL") or REDIS_DEFAULT
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:
+        require_service(f"Redis at {url} is not reachable ({exc}). {REDIS_HINT}")
+    return url
+
+
+@contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL schema; yields a URL whose connections use only it."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    except Exception as exc:
+        require_service(f"PostgreSQL at {url} is not reachable: {exc}")
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options={quote(f'-csearch_path={name}')}"
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        engine.dispose()
+
+
+def fresh_channel() -> str:
+    """A Redis channel of this test's own, so parallel runs never hear each other."""
+    return f"voting-test-{uuid.uuid4().hex[:12]}"
