@@ -49,13 +49,20 @@ def init_app(app: Flask) -> None:
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config.get("MESSAGE_QUEUE"),
+        channel=app.config.get("MESSAGE_QUEUE_CHANNEL", "flask-socketio"),
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"],
         # Same origin only (the default), stated so nobody widens it by accident.
         cors_allowed_origins=app.config.get("CORS_ALLOWED_ORIGINS"),
         ping_interval=20,
         ping_timeout=20,
     )
-    app.extensions["voting_tallies"] = TallyCoalescer(app, app.config["TALLY_INTERVAL"])
+    queue = app.config.get("MESSAGE_QUEUE") or ""
+    bus = (
+        TallyBus(queue, app.config.get("MESSAGE_QUEUE_CHANNEL", "flask-socketio"))
+        if queue.startswith(("redis://", "rediss://"))
+        else None
+    )
+    app.extensions["voting_tallies"] = TallyCoalescer(app, app.config["TALLY_INTERVAL"], bus)
 
 
 def room(kind: str, session_id: int) -> str:
@@ -65,41 +72,131 @@ def room(kind: str, session_id: int) -> str:
 # ---------------------------------------------------------------- broadcasting
 
 
-class TallyCoalescer:
-    """At most one tally broadcast per session per interval, always carrying the latest counts.
+class TallyBus:
+    """Tells every worker that a session's counts changed: a small Redis pub/sub channel beside
+    Socket.IO's own (VOTING_MESSAGE_QUEUE), carrying only session ids."""
 
-    A session is marked after its vote has committed; the flush clears the mark *before*
-    counting, so a vote committed during the count marks the session again and is never missed.
+    def __init__(self, url: str, channel: str) -> None:
+        import redis  # only multi-worker deployments need it (the `redis` extra)
+
+        self.url = url
+        self.channel = f"{channel}:tallies"
+        self._publisher = redis.Redis.from_url(url)
+
+    def publish(self, session_id: int) -> None:
+        self._publisher.publish(self.channel, str(session_id))
+
+    def listen(self, deliver: Callable[[int], None]) -> None:
+        """Deliver every session id heard, for as long as the worker runs (a background task).
+        A lost connection is retried with backoff; signals sent meanwhile are lost, so a screen
+        may show a stale tally until the next vote or its next snapshot."""
+        import redis
+
+        delay = 1.0
+        while True:
+            try:
+                pubsub = redis.Redis.from_url(self.url).pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                delay = 1.0
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        deliver(int(message["data"]))
+            except Exception:
+                log.exception("tally signals from %s lost; retrying in %.0f s", self.url, delay)
+            socketio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+class TallyCoalescer:
+    """Live tallies: at most one count per session per interval on each worker, and the last
+    tally a screen receives is always counted after the last vote it was told about.
+
+    Two stages. `mark` (after a commit on this worker) schedules a signal one interval later.
+    The signal reaches every worker: through `TallyBus` when VOTING_MESSAGE_QUEUE is Redis, or
+    directly on a single worker. Each worker that hears it counts with SQL (`recount`) and
+    emits the tally to its own sockets only.
+
+    Why the receiving worker counts, rather than one worker counting and broadcasting the
+    result through the queue: two workers' counts could then reach a screen out of order (a
+    count taken earlier but published later) and leave a stale total on the projector. Here a
+    worker's recounts of a session run one at a time, each counting after the signal that
+    caused it arrived, and its emits leave in that order.
+
+    Each stage clears its pending mark *before* its work, so a vote committed meanwhile marks
+    again and is never missed.
     """
 
-    def __init__(self, app: Flask, interval: float) -> None:
+    def __init__(self, app: Flask, interval: float, bus: TallyBus | None = None) -> None:
         self.app = app
         self.interval = interval
-        self._pending: set[int] = set()
+        self.bus = bus
+        self._pending: set[int] = set()  # signals scheduled by this worker
+        self._queued: set[int] = set()  # recounts waiting to start on this worker
+        self._session_locks: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._listening = False
+
+    def start_listening(self) -> None:
+        """Hear other workers' signals (idempotent; called when a socket connects, so that a
+        process that never serves a socket never opens a Redis subscription)."""
+        if self.bus is None or self._listening:
+            return
+        with self._lock:
+            if self._listening:
+                return
+            self._listening = True
+        socketio.start_background_task(self.bus.listen, self.recount)
 
     def mark(self, session_id: int) -> None:
         if self.interval <= 0:
-            publish_tally(session_id)
+            self._signal(session_id)
             return
         with self._lock:
             if session_id in self._pending:
                 return
             self._pending.add(session_id)
-        socketio.start_background_task(self._flush_later, session_id)
+        socketio.start_background_task(self._signal_later, session_id)
 
-    def _flush_later(self, session_id: int) -> None:
+    def _signal_later(self, session_id: int) -> None:
         socketio.sleep(self.interval)
         with self._lock:
             self._pending.discard(session_id)
+        self._signal(session_id)
+
+    def _signal(self, session_id: int) -> None:
+        if self.bus is None:
+            self._recount_now(session_id)
+            return
         try:
-            with self.app.app_context():
-                publish_tally(session_id)
-        except Exception:  # a failed broadcast must not kill the worker; the next vote retries
-            log.exception("tally broadcast for session %s failed", session_id)
+            self.bus.publish(session_id)
+        except Exception:  # Redis is down: at least this worker's screens see the vote
+            log.exception("tally signal for session %s not sent", session_id)
+            self.recount(session_id)
+
+    def recount(self, session_id: int) -> None:
+        """A signal arrived: count soon, once for any number of signals queued meanwhile."""
+        with self._lock:
+            if session_id in self._queued:
+                return
+            self._queued.add(session_id)
+        socketio.start_background_task(self._recount_now, session_id)
+
+    def _recount_now(self, session_id: int) -> None:
+        with self._lock:
+            session_lock = self._session_locks.setdefault(session_id, threading.Lock())
+        with session_lock:
+            with self._lock:
+                self._queued.discard(session_id)
+            try:
+                with self.app.app_context():
+                    publish_tally(session_id, local_only=self.bus is not None)
+            except Exception:  # a failed broadcast must not kill the worker; the next vote retries
+                log.exception("tally broadcast for session %s failed", session_id)
 
 
-def publish_tally(session_id: int) -> None:
+def publish_tally(session_id: int, local_only: bool = False) -> None:
+    """Emit the session's tally to its screens; `local_only` keeps it to this worker's sockets
+    (every worker counts for its own, see `TallyCoalescer`)."""
     with get_database().read() as db:
         loaded = snapshots.load(db, session_id)
         if loaded is None:
@@ -109,7 +206,7 @@ def publish_tally(session_id: int) -> None:
         }
     for audience, payload in payloads.items():
         if payload is not None:
-            socketio.emit("tally", payload, to=room(audience, session_id))
+            socketio.emit("tally", payload, to=room(audience, session_id), ignore_queue=local_only)
 
 
 def publish_state(session_id: int) -> None:
@@ -155,6 +252,7 @@ def on_connect(auth_data: Any = None) -> None:
             _connect_phone(payload) if role == "phone" else _connect_screen(role, payload)
         )
         _connections[request.sid] = connection
+        current_app.extensions["voting_tallies"].start_listening()
         join_room(room({"phone": "phones"}.get(role, role), connection.session_id))
         if connection.participant_id is not None:
             join_room(f"participant:{connection.participant_id}")

@@ -37,12 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="start N single-process servers on ports PORT to PORT+N-1 (needs "
+        "VOTING_MESSAGE_QUEUE when N > 1; put a proxy with sticky sessions in front)",
+    )
     commands.add_parser("reset-passphrase", help="make and print a new facilitator passphrase")
     args = parser.parse_args(argv)
     if args.command == "reset-passphrase":
         return reset_passphrase()
     host = getattr(args, "host", os.environ.get("HOST", "0.0.0.0"))
     port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
+    workers = getattr(args, "workers", 1)
+    if workers != 1:
+        return serve_workers(host, port, workers)
     return serve_forever(host, port)
 
 
@@ -80,6 +90,63 @@ def serve_forever(host: str, port: int) -> int:
         options["allow_unsafe_werkzeug"] = True
     socketio.run(app, **options)  # type: ignore[arg-type]
     return 0
+
+
+def serve_workers(host: str, port: int, workers: int) -> int:
+    """`voting serve --workers N`: N single-worker servers, one process each (an eventlet
+    process uses one core), on consecutive ports, sharing the database and the message queue.
+    Stops them all when told to stop or when one of them exits, so a supervisor restarts the
+    set; see deploy/ for the proxy that spreads phones over the ports."""
+    import signal
+    import subprocess
+    import time
+
+    if workers < 1 or port + workers - 1 > 65535:
+        print(f"voting serve: cannot start {workers} workers from port {port}.", file=sys.stderr)
+        return 2
+    if not os.environ.get("VOTING_MESSAGE_QUEUE"):
+        # Without a shared queue a worker's broadcasts reach only its own sockets: the
+        # projector would miss the votes of phones on every other worker.
+        print(
+            "voting serve: --workers needs VOTING_MESSAGE_QUEUE (for example "
+            "redis://127.0.0.1:6379/0) so that every worker hears the others' broadcasts.",
+            file=sys.stderr,
+        )
+        return 2
+    command = [sys.executable, "-m", "voting.server", "serve", "--host", host, "--port"]
+    children = [subprocess.Popen([*command, str(port + i)]) for i in range(workers)]
+    print(f"Started {workers} workers on ports {port} to {port + workers - 1}.", flush=True)
+    stop = {"now": False}
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.update(now=True))
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    code = 0
+    try:
+        while not stop["now"]:
+            for i, child in enumerate(children):
+                if child.poll() is not None:
+                    print(
+                        f"voting serve: the worker on port {port + i} exited ({child.returncode});"
+                        " stopping the others.",
+                        file=sys.stderr,
+                    )
+                    code = child.returncode or 1
+                    stop["now"] = True
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
 
 
 def _print_banner(app: object, host: str, port: int) -> None:
