@@ -32,7 +32,7 @@ from voting.control import (
 )
 from voting.database import get_database
 from voting.frameworks import DEFAULT_FRAMEWORK_ID, Framework, FrameworkError, load_text
-from voting.models import FORUM_TYPES, Assessment, Participant, VotingSession
+from voting.models import FORUM_TYPES, Assessment, Participant, Vote, VotingSession
 from voting.qrcodes import join_url, reachable_by_phones
 from voting.validation import Refusal, parse_rating
 
@@ -325,3 +325,78 @@ def assessment_json(assessment_id: int) -> Response:
         found = _assessment_or_404(db, assessment_id)
         body = exports.assessment_json_text(db, found, current_app.config["MIN_GROUP_SIZE"])
     return _download(body, f"{exports.file_stem(found)}.json", "application/json")
+
+
+def _counts_for_deletion(db: Any, session_ids: list[int]) -> dict[str, int]:
+    if not session_ids:
+        return {"sessions": 0, "participants": 0, "votes": 0, "comments": 0}
+    votes = select(func.count()).select_from(Vote).where(Vote.session_id.in_(session_ids))
+    return {
+        "sessions": len(session_ids),
+        "participants": db.scalar(
+            select(func.count())
+            .select_from(Participant)
+            .where(Participant.session_id.in_(session_ids))
+        )
+        or 0,
+        "votes": db.scalar(votes) or 0,
+        "comments": db.scalar(votes.where(Vote.comment.is_not(None), Vote.comment != "")) or 0,
+    }
+
+
+@bp.route("/assessments/<int:assessment_id>/delete", methods=["GET", "POST"])
+def delete_assessment(assessment_id: int) -> Any:
+    with get_database().read() as db:
+        found = _assessment_or_404(db, assessment_id)
+        counts = _counts_for_deletion(db, [s.id for s in found.sessions])
+        label = f"{found.area} {found.period}"
+    if request.method == "POST":
+        with get_database().write() as db:
+            target = db.get(Assessment, assessment_id)
+            if target is not None:
+                db.delete(target)
+        flash(f"{label} and everything in it has been deleted.")
+        return redirect(url_for("facilitate.dashboard"))
+    return render_template(
+        "confirm_delete.html",
+        what=f"the assessment {label}",
+        counts=counts,
+        assessment=found,
+        session=None,
+    )
+
+
+@bp.route("/sessions/<int:session_id>/delete", methods=["GET", "POST"])
+def delete_session(session_id: int) -> Any:
+    with get_database().read() as db:
+        found = _session_or_404(db, session_id)
+        counts = _counts_for_deletion(db, [session_id])
+        assessment_row = found.assessment
+        label = found.name
+    if request.method == "POST":
+        with get_database().write() as db:
+            target = db.get(VotingSession, session_id)
+            if target is not None:
+                db.delete(target)
+        _close_screens(session_id)
+        flash(f"The session {label} and its votes have been deleted.")
+        return redirect(url_for("facilitate.assessment", assessment_id=assessment_row.id))
+    return render_template(
+        "confirm_delete.html",
+        what=f"the session {label}",
+        counts=counts,
+        assessment=assessment_row,
+        session=found,
+    )
+
+
+def _close_screens(session_id: int) -> None:
+    """Disconnect this worker's phones and screens of a deleted session; when they reconnect
+    they are told the session no longer exists."""
+    from voting.events import room, socketio  # imported late: events imports the blueprints' peers
+
+    for kind in ("phones", "presenter", "console"):
+        for sid, _eio_sid in list(
+            socketio.server.manager.get_participants("/", room(kind, session_id))
+        ):
+            socketio.server.disconnect(sid, namespace="/")
