@@ -1,0 +1,183 @@
+"""Run deploy/nginx.conf for real on this machine, on 127.0.0.1 only: two eventlet workers
+(`voting serve --workers 2`) on a private PostgreSQL schema and Redis channel, nginx in front,
+phones voting through nginx (long-polling upgraded to WebSocket), the presenter connected to
+worker 2 directly. Prints what it checked; exits non-zero if anything is off.
+
+    VOTING_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python deploy/try_local.py
+
+Needs nginx on PATH (Debian: apt-get install nginx-light), PostgreSQL and Redis
+(VOTING_TEST_REDIS_URL, default redis://127.0.0.1:6379/0) and the test extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import socketio  # noqa: E402
+
+from tests.conftest import PASSPHRASE  # noqa: E402
+from tests.servers import RunningServer, _wait_until_up, free_port  # noqa: E402
+from tests.services import fresh_channel, fresh_schema  # noqa: E402
+from tests.test_scale import _consecutive_free_ports  # noqa: E402
+from tests.test_server import create_workshop  # noqa: E402
+
+PHONES = 20
+
+
+def nginx_config(site: str, workers: list[int], port: int, prefix: Path) -> str:
+    """deploy/nginx.conf as shipped, pointed at these workers and this port, wrapped in a main
+    configuration that runs unprivileged in the foreground inside `prefix`."""
+    servers = "".join(f"    server 127.0.0.1:{p};\n" for p in workers)
+    site = re.sub(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, site)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    temp = "".join(
+        f"    {kind}_temp_path {prefix / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"daemon off;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} warn;\n"
+        "events { worker_connections 4096; }\n"
+        f"http {{\n{temp}{site}\n}}\n"
+    )
+
+
+async def vote_through(proxy: str, direct: RunningServer, http: requests.Session) -> dict[str, Any]:
+    session_id, code = create_workshop(RunningServer(proxy, direct.process, direct.log_path), http)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    console, presenter = socketio.AsyncClient(), socketio.AsyncClient()
+    tallies: list[dict[str, Any]] = []
+    presenter.on("tally", tallies.append)
+    # The console goes through nginx; the projector sits on worker 2 directly.
+    await console.connect(
+        proxy,
+        headers={"Cookie": cookie},
+        wait_timeout=10,
+        auth={"role": "console", "session_id": session_id},
+    )
+    await presenter.connect(
+        direct.url,
+        headers={"Cookie": cookie},
+        transports=["websocket"],
+        wait_timeout=10,
+        auth={"role": "presenter", "session_id": session_id},
+    )
+    opened = await console.call("control", {"action": "open", "strand": "leadership"}, timeout=10)
+    assert opened["ok"], opened
+    phones = [socketio.AsyncClient() for _ in range(PHONES)]
+    # Default transports: long-polling first, then the upgrade nginx must pass through.
+    await asyncio.gather(
+        *(p.connect(proxy, wait_timeout=10, auth={"role": "phone", "code": code}) for p in phones)
+    )
+    await asyncio.sleep(1)  # let the upgrades finish
+    transports = [p.transport() for p in phones]
+    acks = await asyncio.gather(
+        *(p.call("vote", {"strand": "leadership", "level": 3}, timeout=10) for p in phones)
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (
+        tallies and tallies[-1]["voted"]["leadership"] == PHONES
+    ):
+        await asyncio.sleep(0.05)
+    for client in [*phones, console, presenter]:
+        await client.disconnect()
+    return {"acks": acks, "transports": transports, "tally": tallies[-1] if tallies else None}
+
+
+def main() -> int:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        print("nginx is not installed (apt-get install nginx-light)")
+        return 2
+    database = os.environ.get("VOTING_TEST_DATABASE_URL")
+    if not database:
+        print(__doc__)
+        return 2
+    queue = os.environ.get("VOTING_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    with tempfile.TemporaryDirectory(prefix="voting-nginx-") as tmp, fresh_schema(database) as url:
+        prefix = Path(tmp)
+        first = _consecutive_free_ports(2)
+        workers = [first, first + 1]
+        proxy_port = free_port()
+        env = {
+            **os.environ,
+            "VOTING_DATABASE_URL": url,
+            "VOTING_MESSAGE_QUEUE": queue,
+            "VOTING_MESSAGE_QUEUE_CHANNEL": fresh_channel(),
+            "VOTING_FACILITATOR_PASSPHRASE": PASSPHRASE,
+            "VOTING_SECRET_KEY": "try-local secret",
+            "VOTING_INSTANCE_DIR": tmp,
+            "PYTHONUNBUFFERED": "1",
+        }
+        log = prefix / "workers.log"
+        with log.open("wb") as out:
+            serve = subprocess.Popen(
+                [sys.executable, "-m", "voting.server", "serve", "--host", "127.0.0.1",
+                 "--port", str(first), "--workers", "2"],
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            )  # fmt: skip
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (prefix / kind).mkdir()
+        site = (ROOT / "deploy" / "nginx.conf").read_text()
+        (prefix / "nginx.conf").write_text(nginx_config(site, workers, proxy_port, prefix))
+        proxy_log = (prefix / "nginx.out").open("wb")
+        proxy = subprocess.Popen(
+            [nginx, "-p", tmp, "-c", str(prefix / "nginx.conf")],
+            stdout=proxy_log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            for port in workers:
+                _wait_until_up(f"http://127.0.0.1:{port}", serve, log)
+            proxied = f"http://127.0.0.1:{proxy_port}"
+            _wait_until_up(proxied, proxy, prefix / "nginx.out")
+            direct = RunningServer(f"http://127.0.0.1:{workers[1]}", serve, log)
+            http = RunningServer(proxied, serve, log).facilitator()
+            result = asyncio.run(vote_through(proxied, direct, http))
+        finally:
+            proxy.send_signal(signal.SIGQUIT)
+            proxy.wait(timeout=10)
+            proxy_log.close()
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(timeout=30)
+        acked = sum(1 for a in result["acks"] if a.get("ok"))
+        upgraded = sum(1 for t in result["transports"] if t == "websocket")
+        voted = result["tally"]["voted"]["leadership"] if result["tally"] else None
+        print(
+            f"nginx {subprocess.run([nginx, '-v'], capture_output=True, text=True).stderr.strip()}"
+        )
+        print(f"workers on ports {workers}, nginx on {proxy_port}")
+        print(f"phones through nginx: {PHONES}; votes acknowledged: {acked}")
+        print(f"phones upgraded from long-polling to WebSocket through nginx: {upgraded}")
+        print(f"presenter on worker 2 (direct) saw voted = {voted}")
+        errors = (prefix / "error.log").read_text() if (prefix / "error.log").exists() else ""
+        problems = [line for line in errors.splitlines() if "[error]" in line or "[crit]" in line]
+        print(f"nginx error log lines: {len(problems)}")
+        for line in problems[:5]:
+            print("   ", line)
+        ok = (
+            acked == PHONES
+            and upgraded == PHONES
+            and voted == PHONES
+            and "Traceback" not in log.read_text()
+        )
+        print("OK" if ok else "FAILED")
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
