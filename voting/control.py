@@ -81,24 +81,7 @@ class DeskEntry:
 
 
 def save_desk_ratings(database: Database, assessment_id: int, entries: list[DeskEntry]) -> None:
-    with database.write() as db:
-        assessment = db.get(Assessment, assessment_id)
-        if assessment is None:
-            raise Refusal("That assessment no longer exists.")
-        framework = framework_of(assessment)
-        existing = {d.strand_key: d for d in assessment.desk_ratings}
-        for entry in entries:
-            if framework.strand(entry.strand_key) is None:
-                raise Refusal(f"Unknown strand {entry.strand_key!r}.")
-            _check_desk_levels(entry, len(framework.levels))
-            row = existing.get(entry.strand_key)
-            if row is None:
-                row = DeskRating(assessment_id=assessment_id, strand_key=entry.strand_key)
-                db.add(row)
-            row.level = entry.level
-            row.upper_level = entry.upper_level
-            row.evidence = entry.evidence
-            row.sources = entry.sources
+    _save_ratings(database, assessment_id, entries, DeskRating, ("evidence", "sources"))
 
 
 @dataclass(frozen=True)
@@ -110,26 +93,41 @@ class AgreedEntry:
 
 
 def save_agreed_ratings(database: Database, assessment_id: int, entries: list[AgreedEntry]) -> None:
+    _save_ratings(database, assessment_id, entries, AgreedRating, ("next_steps",))
+
+
+def _save_ratings(
+    database: Database,
+    assessment_id: int,
+    entries: list[DeskEntry] | list[AgreedEntry],
+    model: type[DeskRating] | type[AgreedRating],
+    texts: tuple[str, ...],
+) -> None:
+    """Upsert one rating row per strand (desk or agreed), all or nothing."""
     with database.write() as db:
         assessment = db.get(Assessment, assessment_id)
         if assessment is None:
             raise Refusal("That assessment no longer exists.")
         framework = framework_of(assessment)
-        existing = {a.strand_key: a for a in assessment.agreed_ratings}
+        existing = {
+            r.strand_key: r
+            for r in db.scalars(select(model).where(model.assessment_id == assessment_id))
+        }
         for entry in entries:
             if framework.strand(entry.strand_key) is None:
                 raise Refusal(f"Unknown strand {entry.strand_key!r}.")
-            _check_desk_levels(entry, len(framework.levels))
+            _check_levels(entry, len(framework.levels))
             row = existing.get(entry.strand_key)
             if row is None:
-                row = AgreedRating(assessment_id=assessment_id, strand_key=entry.strand_key)
+                row = model(assessment_id=assessment_id, strand_key=entry.strand_key)
                 db.add(row)
             row.level = entry.level
             row.upper_level = entry.upper_level
-            row.next_steps = entry.next_steps
+            for name in texts:
+                setattr(row, name, getattr(entry, name))
 
 
-def _check_desk_levels(entry: DeskEntry | AgreedEntry, levels: int) -> None:
+def _check_levels(entry: DeskEntry | AgreedEntry, levels: int) -> None:
     if entry.level is None:
         if entry.upper_level is not None:
             raise Refusal("A split rating needs both of its levels.")

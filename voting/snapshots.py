@@ -7,6 +7,7 @@ phone or the presenter only once revealed; counts only while results are shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from voting.control import desk_label, framework_of
 from voting.frameworks import Framework, Strand
-from voting.models import DeskRating, Participant, VotingSession, utcnow
+from voting.models import DeskRating, Participant, StrandState, VotingSession, utcnow
 from voting.tallies import joined_count, level_counts
 from voting.votes import DEFAULT_SECTORS, ROLE_CHOICES, current_votes, profile_of
 
@@ -104,28 +105,28 @@ def _counts(loaded: Loaded, key: str) -> list[int]:
     return loaded.counts.get(key, [0] * len(loaded.framework.levels))
 
 
-def _strand_states(loaded: Loaded) -> dict[str, Any]:
-    return {s.strand_key: s for s in loaded.session.strand_states}
+def _session_strands(loaded: Loaded) -> Iterator[tuple[str, Strand, StrandState, list[int]]]:
+    """Each strand of the session in order, with its state and current counts."""
+    states = {s.strand_key: s for s in loaded.session.strand_states}
+    for key in loaded.session.strand_keys:
+        strand = loaded.framework.strand(key)
+        state = states.get(key)
+        if strand is not None and state is not None:
+            yield key, strand, state, _counts(loaded, key)
 
 
 def phone_state(loaded: Loaded) -> dict[str, Any]:
     """The public state every phone in the session shares."""
-    states = _strand_states(loaded)
-    strands = []
-    for key in loaded.session.strand_keys:
-        strand = loaded.framework.strand(key)
-        state = states.get(key)
-        if strand is None or state is None:
-            continue
-        strands.append(
-            {
-                **_strand_content(loaded.framework, strand),
-                "status": state.status,
-                "round": state.round,
-                "desk": _desk(loaded, key) if state.revealed else None,
-                "counts": _counts(loaded, key) if loaded.session.show_results else None,
-            }
-        )
+    strands = [
+        {
+            **_strand_content(loaded.framework, strand),
+            "status": state.status,
+            "round": state.round,
+            "desk": _desk(loaded, key) if state.revealed else None,
+            "counts": counts if loaded.session.show_results else None,
+        }
+        for key, strand, state, counts in _session_strands(loaded)
+    ]
     return {
         "session": _session_header(loaded),
         "levels": _levels(loaded.framework),
@@ -152,24 +153,17 @@ def phone_personal(db: Session, session_id: int, participant_id: int) -> dict[st
 
 
 def presenter_state(loaded: Loaded) -> dict[str, Any]:
-    states = _strand_states(loaded)
-    strands = []
-    for key in loaded.session.strand_keys:
-        strand = loaded.framework.strand(key)
-        state = states.get(key)
-        if strand is None or state is None:
-            continue
-        counts = _counts(loaded, key)
-        strands.append(
-            {
-                **_strand_content(loaded.framework, strand),
-                "status": state.status,
-                "round": state.round,
-                "voted": sum(counts),
-                "counts": counts if loaded.session.show_results else None,
-                "desk": _desk(loaded, key) if state.revealed else None,
-            }
-        )
+    strands = [
+        {
+            **_strand_content(loaded.framework, strand),
+            "status": state.status,
+            "round": state.round,
+            "voted": sum(counts),
+            "counts": counts if loaded.session.show_results else None,
+            "desk": _desk(loaded, key) if state.revealed else None,
+        }
+        for key, strand, state, counts in _session_strands(loaded)
+    ]
     return {
         "session": _session_header(loaded),
         "levels": _levels(loaded.framework),
@@ -179,27 +173,20 @@ def presenter_state(loaded: Loaded) -> dict[str, Any]:
 
 
 def console_state(loaded: Loaded) -> dict[str, Any]:
-    states = _strand_states(loaded)
-    strands = []
-    for key in loaded.session.strand_keys:
-        strand = loaded.framework.strand(key)
-        state = states.get(key)
-        if strand is None or state is None:
-            continue
-        counts = _counts(loaded, key)
-        strands.append(
-            {
-                "key": key,
-                "label": strand.label,
-                "name": strand.name,
-                "status": state.status,
-                "round": state.round,
-                "revealed": state.revealed,
-                "voted": sum(counts),
-                "counts": counts,
-                "desk": _desk(loaded, key),
-            }
-        )
+    strands = [
+        {
+            "key": key,
+            "label": strand.label,
+            "name": strand.name,
+            "status": state.status,
+            "round": state.round,
+            "revealed": state.revealed,
+            "voted": sum(counts),
+            "counts": counts,
+            "desk": _desk(loaded, key),
+        }
+        for key, strand, state, counts in _session_strands(loaded)
+    ]
     return {
         "session": _session_header(loaded),
         "levels": _levels(loaded.framework),
