@@ -14,6 +14,7 @@ each. The test runs axe on every page it is given.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from functools import cache
@@ -205,6 +206,10 @@ def _login_wrong(stage: Stage) -> Page:
     page = stage.visitor("/login")
     page.get_by_label("Passphrase", exact=True).fill("not the passphrase")
     page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.get_by_label("Passphrase", exact=True)).to_have_accessible_description(
+        re.compile(r"Error: That passphrase is not right")
+    )
     return error_summary(page)
 
 
@@ -281,6 +286,7 @@ def _new_session_errors(stage: Stage) -> Page:
     )
     page.locator("#pacing-self_paced").check()
     page.get_by_role("button", name="Create session").click()
+    expect(page.locator(".error-summary")).to_be_focused()
     return error_summary(page)
 
 
@@ -520,3 +526,56 @@ def test_a_participant_joins_and_votes_with_the_keyboard_alone(stage: Stage) -> 
     expect(page.locator(f"#status-{FAMILY}")).to_have_text("Your vote is saved: Developing.")
     expect(page.locator("#announce")).to_have_text(f"Saved: Developing for {FAMILY_NAME}.")
     assert stage.errors.errors == []
+
+
+# ------------------------------------------------------------------ what axe cannot see
+
+
+def test_live_changes_are_announced_and_the_phone_keeps_its_place(stage: Stage) -> None:
+    """Screen reader users hear that voting opened or closed (a status message, WCAG 4.1.3);
+    a new snapshot leaves open descriptors open and the focus where it was; the console's row
+    buttons say which strand they act on."""
+    workshop = stage.workshop
+    session = workshop.new_session()
+    page = stage.phone(session)
+    announce = page.locator("#announce")
+    expect(announce).to_have_attribute("aria-live", "polite")
+    summary = page.locator(f"#more-{FAMILY}-3")
+    summary.click()
+    summary.focus()
+    workshop.run_to(session, "start", "open")
+    expect(announce).to_have_text(f"Voting is open on {FAMILY_NAME}.")
+    expect(page.locator(f"#opt-{FAMILY}-1")).to_be_enabled()
+    expect(page.locator(f"#card-{FAMILY} .level-option-3 details")).to_have_attribute("open", "")
+    expect(summary).to_be_focused()
+    workshop.run_to(session, "close")
+    expect(announce).to_have_text(f"Voting on {FAMILY_NAME} is closed.")
+    workshop.run_to(session, "results")
+    expect(announce).to_have_text("The room's results are shown.")
+    workshop.run_to(session, "reveal")
+    expect(announce).to_have_text(f"The programme team's desk rating for {FAMILY_NAME} is shown.")
+    workshop.control(session, "next")
+    expect(announce).to_have_text("Now showing 2. Leadership.")
+
+    console = stage.console(session)
+    expect(console.get_by_role("button", name="Reopen voting, 1. " + FAMILY_NAME)).to_be_visible()
+    expect(console.get_by_role("button", name="Open voting, 2. Leadership")).to_be_visible()
+    expect(console.locator("#connection")).to_have_attribute("role", "status")
+    assert stage.errors.errors == []
+
+
+@pytest.mark.parametrize("path", ["join", "phone"])
+def test_pages_for_phones_reflow_at_320_css_pixels(stage: Stage, path: str) -> None:
+    """WCAG 1.4.10: no sideways scrolling at 320 CSS pixels wide (a small phone, or 400% zoom)."""
+    narrow = {**PHONE, "viewport": {"width": 320, "height": 640}}
+    if path == "join":
+        page = stage.visitor("/", **narrow)
+    else:
+        session = stage.workshop.new_session()
+        stage.workshop.run_to(session, "start", "open", "votes", "results", "close", "reveal")
+        page = stage.context("phone", **narrow).new_page()
+        page.goto(f"{stage.url}/s/{session.code}")
+        expect(page.locator(f"#desk-{FAMILY}")).to_be_visible()
+        page.locator(f"#more-{FAMILY}-4").click()
+    overflow = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert overflow[0] <= overflow[1], f"page is {overflow[0]}px wide in a {overflow[1]}px window"

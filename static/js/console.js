@@ -51,8 +51,12 @@
   var STATUS = { pending: 'Not opened', open: 'Open', closed: 'Closed' };
   var SESSION = { draft: 'Not started', running: 'Running', ended: 'Ended' };
 
+  /* A row's buttons read the same in every row, so their names also say which strand they act on
+     (the visible words come first, so that speech input can still use them). */
   function button(id, text, payload, kind) {
-    var b = el('button', { type: 'button', id: id, className: 'button button-small ' + (kind || 'button-secondary'), text: text });
+    var strand = state.strands.filter(function (s) { return s.key === payload.strand; })[0];
+    var b = el('button', { type: 'button', id: id, className: 'button button-small ' + (kind || 'button-secondary'), text: text,
+                           'aria-label': strand ? text + ', ' + strand.label : null });
     b.addEventListener('click', function () { act(payload); });
     return b;
   }

@@ -99,8 +99,10 @@
       }
       rounds[s.key] = s.round;
     });
+    var said = changes(state, data);
     state = data;
     L.keepFocus(render);
+    if (said) announce(said);
   });
   socket.on('me', function (data) { mine = data; L.keepFocus(render); });
   socket.on('my_vote', function (vote) {
@@ -174,6 +176,9 @@
 
   function render() {
     var box = $('strands');
+    // A new snapshot rebuilds the cards; descriptors someone had opened stay open.
+    var opened = Array.prototype.map.call(box.querySelectorAll('details[open] > summary'),
+                                          function (summary) { return summary.id; });
     L.clear(box);
     if (!state) return;
     var session = state.session;
@@ -190,6 +195,30 @@
     }
     shown.forEach(function (strand) { box.appendChild(strandCard(strand)); });
     shown.forEach(function (strand) { updateStrand(strand.key); updateResults(strand); });
+    opened.forEach(function (id) { var summary = $(id); if (summary) summary.parentNode.open = true; });
+  }
+
+  /* What changed on screen between two snapshots, in words, for screen reader users (who would
+     not otherwise notice that voting opened or closed, or that the strand moved on). */
+  function changes(before, after) {
+    if (!before || after.session.status === 'ended') return '';   // the notice says it has ended
+    var said = [];
+    if (after.session.pacing === 'live' && before.session.current !== after.session.current) {
+      var current = after.strands.filter(function (s) { return s.key === after.session.current; })[0];
+      if (current) said.push('Now showing ' + current.label + '.');
+    }
+    var was = {};
+    before.strands.forEach(function (s) { was[s.key] = s; });
+    var shown = after.session.pacing === 'live'
+      ? after.strands.filter(function (s) { return s.key === after.session.current; }) : after.strands;
+    shown.forEach(function (s) {
+      var old = was[s.key] || {};
+      if (s.status !== old.status && s.status === 'open') said.push('Voting is open on ' + s.name + '.');
+      if (s.status !== old.status && s.status === 'closed') said.push('Voting on ' + s.name + ' is closed.');
+      if (s.desk && !old.desk) said.push("The programme team's desk rating for " + s.name + ' is shown.');
+    });
+    if (after.session.show_results && !before.session.show_results) said.push("The room's results are shown.");
+    return said.join(' ');
   }
 
   function strandCard(strand) {
@@ -208,7 +237,7 @@
           el('span', { className: 'level-summary', id: 'sum-' + key + '-' + level.number, text: cell.summary }),
         ]),
         el('details', { className: 'level-more' }, [
-          el('summary', {}, ['More about ' + level.name, el('span', { className: 'visually-hidden', text: ' for ' + strand.name })]),
+          el('summary', { id: 'more-' + key + '-' + level.number }, ['More about ' + level.name, el('span', { className: 'visually-hidden', text: ' for ' + strand.name })]),
           el('ul', {}, cell.descriptors.map(function (d) { return el('li', { text: d }); })),
         ]),
       ]);
