@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint clean
+.PHONY: serve test lint clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,17 @@ serve: $(VENV)/.installed
 	$(BIN)/voting serve
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check voting tests
+	$(BIN)/ruff check voting tests benchmarks deploy
 	$(BIN)/python -m pytest
 
+# A short load benchmark (under two minutes): the eventlet server and a bare python-socketio
+# echo server under the same simulated phones. Full runs and figures: benchmarks/RESULTS.md.
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/loadgen.py --quick
+
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check voting tests
-	$(BIN)/ruff format --check voting tests
+	$(BIN)/ruff check voting tests benchmarks deploy
+	$(BIN)/ruff format --check voting tests benchmarks deploy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

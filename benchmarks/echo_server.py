@@ -1,0 +1,58 @@
+"""The transport ceiling: a bare python-socketio server under eventlet speaking the same events
+as the app (phones connect with an auth object and send `vote` with an acknowledgement; the
+presenter receives a coalesced `tally`), with no Flask, no database and no snapshots. The
+benchmark runs the same clients against it and reports the app's figures as ratios to it.
+
+    python benchmarks/echo_server.py PORT
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+from typing import Any  # noqa: E402
+
+import eventlet.wsgi  # noqa: E402
+import socketio  # noqa: E402
+
+TALLY_INTERVAL = 0.1  # the app's default VOTING_TALLY_INTERVAL
+
+server = socketio.Server(async_mode="eventlet", ping_interval=20, ping_timeout=20)
+voters: dict[str, set[str]] = {}  # strand -> sids that voted on it
+pending = {"tally": False}
+
+
+@server.on("connect")
+def connect(sid: str, _environ: dict[str, Any], auth: Any = None) -> None:
+    role = (auth or {}).get("role")
+    server.enter_room(sid, "presenter" if role == "presenter" else "phones")
+
+
+def _flush() -> None:
+    server.sleep(TALLY_INTERVAL)
+    pending["tally"] = False
+    server.emit("tally", {"voted": {k: len(v) for k, v in voters.items()}}, to="presenter")
+
+
+@server.on("vote")
+def vote(sid: str, data: Any) -> dict[str, Any]:
+    strand = str(data.get("strand"))
+    voters.setdefault(strand, set()).add(sid)
+    if not pending["tally"]:
+        pending["tally"] = True
+        server.start_background_task(_flush)
+    return {"ok": True, "vote": {"strand": strand, "level": data.get("level")}}
+
+
+if __name__ == "__main__":
+    port = int(sys.argv[1])
+    app = socketio.WSGIApp(server)
+    # eventlet's default backlog, as Flask-SocketIO uses for the app: the same conditions.
+    listener = eventlet.listen(("127.0.0.1", port))
+    eventlet.wsgi.server(listener, app, log_output=False, max_size=10_000)

@@ -1,0 +1,630 @@
+"""Load benchmark: simulated phones join one session and vote, against the real eventlet server
+and against a bare python-socketio echo server (the transport ceiling), with the same clients.
+
+The phones are python-socketio asyncio clients spread over several client processes, so that
+the generator is not the bottleneck (it still shares the machine's cores with the server: see
+RESULTS.md). Every phase is bounded in count and time. Only 127.0.0.1 is ever contacted.
+
+Phases, per target:
+  connect    N phones join (WebSocket transport), at most --concurrency handshakes in flight
+             per client process: connect time per phone and for all N, server RSS per phone.
+  burst      --burst phones vote on one strand within one second: ack latency, and how long
+             after the last ack the presenter's tally is exact.
+  sustained  --rate votes a second for --duration seconds on another strand: achieved rate,
+             ack latency, vote-to-presenter-tally latency, server CPU seconds per 1,000 votes.
+
+    .venv/bin/python benchmarks/loadgen.py --phones 2000 --burst 500 --rate 200 --duration 10
+    .venv/bin/python benchmarks/loadgen.py --quick              # what `make bench` runs
+    VOTING_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python benchmarks/loadgen.py --workers 4 --phones 5000 --no-echo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import multiprocessing as mp
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import socketio  # noqa: E402
+
+STRAND_BURST = "leadership"
+STRAND_SUSTAINED = "culture"
+CALL_TIMEOUT = 30.0
+PHASE_LIMIT = 300.0  # no phase waits longer than this for its client processes
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the server processes, from /proc/<pid>/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    return total / ticks
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ---------------------------------------------------------------- client processes
+
+
+def client_process(urls: list[str], commands: Any, results: Any) -> None:
+    asyncio.run(_client(urls, commands, results))
+
+
+async def _join(
+    phones: list[socketio.AsyncClient], url: str, code: str, gate: asyncio.Semaphore
+) -> tuple[float, bool]:
+    phone = socketio.AsyncClient(reconnection=False)
+    phones.append(phone)
+    async with gate:
+        start = time.monotonic()
+        try:
+            await phone.connect(
+                url, transports=["websocket"], wait_timeout=20, auth={"role": "phone", "code": code}
+            )
+            return time.monotonic() - start, True
+        except Exception:
+            return time.monotonic() - start, False
+
+
+async def _cast(
+    phone: socketio.AsyncClient, strand: str, level: int, at: float
+) -> tuple[float, float | None, bool]:
+    await asyncio.sleep(max(0.0, at - time.monotonic()))
+    sent = time.monotonic()
+    try:
+        ack = await phone.call("vote", {"strand": strand, "level": level}, timeout=CALL_TIMEOUT)
+        return sent, time.monotonic(), bool(ack and ack.get("ok"))
+    except Exception:
+        return sent, None, False
+
+
+async def _client(urls: list[str], commands: Any, results: Any) -> None:
+    loop = asyncio.get_running_loop()
+    phones: list[socketio.AsyncClient] = []
+    while True:
+        command = await loop.run_in_executor(None, commands.get)
+        if command[0] == "connect":
+            _, code, first_index, count, concurrency = command
+            gate = asyncio.Semaphore(concurrency)
+            timings = await asyncio.gather(
+                *(
+                    _join(phones, urls[(first_index + i) % len(urls)], code, gate)
+                    for i in range(count)
+                )
+            )
+            results.put(("connected", timings))
+        elif command[0] == "vote":
+            _, strand, schedule, t0 = command
+            votes = await asyncio.gather(
+                *(_cast(phones[i], strand, 1 + i % 4, t0 + offset) for i, offset in schedule)
+            )
+            results.put(("voted", votes))
+        else:
+            await asyncio.gather(
+                *(p.disconnect() for p in phones if p.connected), return_exceptions=True
+            )
+            results.put(("stopped", None))
+            return
+
+
+@dataclass
+class Clients:
+    processes: list[Any]
+    commands: list[Any]
+    results: Any
+    share: list[int] = field(default_factory=list)  # phones per process
+
+    @classmethod
+    def start(cls, count: int, urls: list[str]) -> Clients:
+        context = mp.get_context("spawn")
+        results = context.Queue()
+        commands = [context.Queue() for _ in range(count)]
+        processes = [
+            context.Process(target=client_process, args=(urls, q, results), daemon=True)
+            for q in commands
+        ]
+        for p in processes:
+            p.start()
+        return cls(processes, commands, results)
+
+    async def gather(self, kind: str) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        collected: list[Any] = []
+        deadline = time.monotonic() + PHASE_LIMIT
+        for _ in self.processes:
+            remaining = max(1.0, deadline - time.monotonic())
+            got_kind, payload = await loop.run_in_executor(
+                None, lambda r=remaining: self.results.get(timeout=r)
+            )
+            assert got_kind == kind, got_kind
+            if payload:
+                collected.extend(payload)
+        return collected
+
+    async def connect(self, code: str, phones: int, concurrency: int) -> list[Any]:
+        n = len(self.processes)
+        self.share = [phones // n + (1 if i < phones % n else 0) for i in range(n)]
+        first = 0
+        for q, count in zip(self.commands, self.share, strict=True):
+            q.put(("connect", code, first, count, concurrency))
+            first += count
+        return await self.gather("connected")
+
+    async def vote(self, strand: str, voters: int, window: float) -> list[Any]:
+        """`voters` phones (round robin over the processes) vote, evenly spread over
+        `window` seconds from one second from now."""
+        t0 = time.monotonic() + 1.0
+        schedules: list[list[tuple[int, float]]] = [[] for _ in self.processes]
+        taken = [0] * len(self.processes)
+        for j in range(voters):
+            p = j % len(self.processes)
+            while taken[p] >= self.share[p]:
+                p = (p + 1) % len(self.processes)
+            schedules[p].append((taken[p], window * j / voters))
+            taken[p] += 1
+        for q, schedule in zip(self.commands, schedules, strict=True):
+            q.put(("vote", strand, schedule, t0))
+        return await self.gather("voted")
+
+    async def stop(self) -> None:
+        for q in self.commands:
+            q.put(("stop",))
+        with contextlib.suppress(Exception):
+            await self.gather("stopped")
+        for p in self.processes:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+
+
+# ---------------------------------------------------------------- targets
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], limit: float = 30) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on {port} exited ({process.returncode})")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+@dataclass
+class Target:
+    name: str
+    urls: list[str]
+    pids: list[int]
+    code: str
+    session_id: int | None = None
+    cookie: str | None = None
+
+
+@contextlib.contextmanager
+def echo_target(workdir: Path) -> Iterator[Target]:
+    from tests.servers import free_port, stop
+
+    port = free_port()
+    with (workdir / "echo.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / "echo_server.py"), str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_port(port, process)
+        yield Target("echo", [f"http://127.0.0.1:{port}"], [process.pid], "ECHO")
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def app_target(workdir: Path, workers: int, database: str) -> Iterator[Target]:
+    from tests.servers import running_server
+    from tests.services import fresh_channel, fresh_schema
+    from tests.test_server import create_workshop
+
+    with contextlib.ExitStack() as stack:
+        env: dict[str, str] = {}
+        if database == "postgres":
+            base = os.environ.get("VOTING_TEST_DATABASE_URL")
+            if not base:
+                raise SystemExit("--database postgres needs VOTING_TEST_DATABASE_URL")
+            url = stack.enter_context(fresh_schema(base))
+        else:
+            url = f"sqlite:///{workdir / 'voting.sqlite3'}"
+        if workers > 1:
+            env["VOTING_MESSAGE_QUEUE"] = (
+                os.environ.get("VOTING_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+            )
+            env["VOTING_MESSAGE_QUEUE_CHANNEL"] = fresh_channel()
+        servers = [stack.enter_context(running_server(url, workdir, **env)) for _ in range(workers)]
+        http = servers[0].facilitator()
+        session_id, code = create_workshop(servers[0], http)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+        name = f"app ({workers} worker{'s' if workers > 1 else ''}, {database})"
+        yield Target(
+            name,
+            [s.url for s in servers],
+            [s.process.pid for s in servers],
+            code,
+            session_id,
+            cookie,
+        )
+
+
+# ---------------------------------------------------------------- one run
+
+
+@dataclass
+class Screens:
+    """The presenter (on the first worker) and, for the app, the console that opens strands."""
+
+    target: Target
+    tallies: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    presenter: Any = None
+    console: Any = None
+
+    async def connect(self) -> None:
+        self.presenter = socketio.AsyncClient(reconnection=False)
+        self.presenter.on(
+            "tally", lambda data: self.tallies.append((time.monotonic(), data.get("voted", {})))
+        )
+        headers = {"Cookie": self.target.cookie} if self.target.cookie else {}
+        await self.presenter.connect(
+            self.target.urls[0],
+            headers=dict(headers),
+            transports=["websocket"],
+            wait_timeout=10,
+            auth={"role": "presenter", "session_id": self.target.session_id or 1},
+        )
+        if self.target.session_id is not None:
+            self.console = socketio.AsyncClient(reconnection=False)
+            await self.console.connect(
+                self.target.urls[0],
+                headers=dict(headers),
+                transports=["websocket"],
+                wait_timeout=10,
+                auth={"role": "console", "session_id": self.target.session_id},
+            )
+
+    async def open(self, strand: str) -> None:
+        if self.console is not None:
+            ack = await self.console.call(
+                "control", {"action": "open", "strand": strand}, timeout=10
+            )
+            assert ack["ok"], ack
+
+    def voted(self, strand: str) -> int:
+        return self.tallies[-1][1].get(strand, 0) if self.tallies else 0
+
+    async def until_voted(self, strand: str, total: int, limit: float = 10.0) -> float | None:
+        """Monotonic time of the first tally showing `total` votes, waiting at most `limit`."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            for t, voted in self.tallies:
+                if voted.get(strand, 0) == total:
+                    return t
+            await asyncio.sleep(0.02)
+        return None
+
+    async def close(self) -> None:
+        for client in (self.presenter, self.console):
+            if client is not None and client.connected:
+                await client.disconnect()
+
+
+def vote_to_tally(
+    votes: list[tuple[float, float]], tallies: list[tuple[float, int]]
+) -> list[float]:
+    """For the k-th acknowledged vote, the time from its sending to the first presenter tally
+    counting at least k votes (acknowledgement order stands in for commit order)."""
+    latencies = []
+    t = 0
+    for k, (sent, _ack) in enumerate(sorted(votes, key=lambda v: v[1]), start=1):
+        while t < len(tallies) and tallies[t][1] < k:
+            t += 1
+        if t == len(tallies):
+            break
+        latencies.append(max(0.0, tallies[t][0] - sent))
+    return latencies
+
+
+def ms(values: list[float]) -> dict[str, float]:
+    return {f"p{p}": round(percentile(values, p) * 1000, 1) for p in (50, 95, 99)}
+
+
+async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    clients = Clients.start(args.procs, target.urls)
+    screens = Screens(target)
+    report: dict[str, Any] = {"target": target.name, "server_processes": len(target.pids)}
+    try:
+        await screens.connect()
+        await asyncio.sleep(0.5)
+        rss0, cpu0 = rss_bytes(target.pids), cpu_seconds(target.pids)
+        start = time.monotonic()
+        timings = await clients.connect(target.code, args.phones, args.concurrency)
+        connect_wall = time.monotonic() - start
+        await asyncio.sleep(1.0)  # let joins' tallies settle before measuring memory
+        rss1, cpu1 = rss_bytes(target.pids), cpu_seconds(target.pids)
+        ok = [t for t, good in timings if good]
+        report["connect"] = {
+            "phones": args.phones,
+            "connected": len(ok),
+            "all_connected_s": round(connect_wall, 2),
+            "per_phone_ms": ms(ok),
+            "server_cpu_ms_per_connect": round((cpu1 - cpu0) / max(1, len(ok)) * 1000, 2),
+            "rss_before_mb": round(rss0 / 2**20, 1),
+            "rss_after_mb": round(rss1 / 2**20, 1),
+            "rss_per_phone_kb": round((rss1 - rss0) / max(1, len(ok)) / 1024, 1),
+        }
+
+        # Burst: many phones within one second.
+        await screens.open(STRAND_BURST)
+        burst = min(args.burst, len(ok))
+        votes = await clients.vote(STRAND_BURST, burst, 1.0)
+        acked = [(s, a) for s, a, good in votes if good and a is not None]
+        last_ack = max((a for _s, a in acked), default=math.nan)
+        exact_at = await screens.until_voted(STRAND_BURST, burst)
+        report["burst"] = {
+            "votes": burst,
+            "acknowledged": len(acked),
+            "sent_within_s": round(
+                max(s for s, _a, _g in votes) - min(s for s, _a, _g in votes), 3
+            ),
+            "ack_ms": ms([a - s for s, a in acked]),
+            "last_ack_after_first_send_s": round(last_ack - min(s for s, _a in acked), 3)
+            if acked
+            else None,
+            "tally_exact_after_last_ack_ms": round((exact_at - last_ack) * 1000, 1)
+            if exact_at is not None
+            else None,
+            "final_presenter_voted": screens.voted(STRAND_BURST),
+        }
+
+        # Sustained: a steady rate on another strand.
+        await screens.open(STRAND_SUSTAINED)
+        await asyncio.sleep(0.5)
+        sustained = min(int(args.rate * args.duration), len(ok))
+        profiler = start_profiler(args.profile, target, args.duration + 2) if args.profile else None
+        cpu2 = cpu_seconds(target.pids)
+        mark = len(screens.tallies)
+        votes = await clients.vote(STRAND_SUSTAINED, sustained, sustained / args.rate)
+        acked = [(s, a) for s, a, good in votes if good and a is not None]
+        exact_at = await screens.until_voted(STRAND_SUSTAINED, sustained)
+        cpu3 = cpu_seconds(target.pids)
+        if profiler is not None:
+            profiler.wait(timeout=60)
+        first_sent = min(s for s, _a in acked) if acked else math.nan
+        last_ack = max((a for _s, a in acked), default=math.nan)
+        tallies = [(t, v.get(STRAND_SUSTAINED, 0)) for t, v in screens.tallies[mark:]]
+        report["sustained"] = {
+            "votes": sustained,
+            "target_rate": args.rate,
+            "acknowledged": len(acked),
+            "achieved_votes_per_s": round(len(acked) / (last_ack - first_sent), 1)
+            if acked
+            else None,
+            "ack_ms": ms([a - s for s, a in acked]),
+            "vote_to_tally_ms": ms(vote_to_tally(acked, tallies)),
+            "tallies_received": len(tallies),
+            "tally_exact_after_last_ack_ms": round((exact_at - last_ack) * 1000, 1)
+            if exact_at is not None
+            else None,
+            "server_cpu_s_per_1000_votes": round((cpu3 - cpu2) / max(1, len(acked)) * 1000, 3),
+            "final_presenter_voted": screens.voted(STRAND_SUSTAINED),
+        }
+        report["exact"] = (
+            report["burst"]["final_presenter_voted"] == burst
+            and report["sustained"]["final_presenter_voted"] == sustained
+        )
+    finally:
+        await screens.close()
+        await clients.stop()
+    if target.session_id is not None:
+        stored = database_check(target)
+        report["database"] = stored
+        report["exact"] = report["exact"] and stored["stored_votes"] == {
+            STRAND_BURST: report["burst"]["votes"],
+            STRAND_SUSTAINED: report["sustained"]["votes"],
+        }
+    return report
+
+
+def start_profiler(folder: Path, target: Target, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (pip install py-spy) samples the first server process during the sustained phase;
+    `summarise_profile` turns its collapsed stacks into the table in RESULTS.md."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{target.name.split()[0]}-sustained.txt"
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(target.pids[0]), "--duration", str(int(seconds) + 1),
+         "--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def summarise_profile(path: Path, top: int = 30) -> list[tuple[str, float]]:
+    """Share of samples whose stack passes through each function (inclusive), idle excluded."""
+    totals: dict[str, int] = {}
+    busy = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or "hub.py" in stack.split(";")[-1] or "wait (eventlet" in stack:
+            continue  # the hub waiting for I/O: idle, not work
+        count = int(count_text)
+        busy += count
+        for frame in set(stack.split(";")):
+            totals[frame] = totals.get(frame, 0) + count
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    return [(frame, round(100 * n / max(1, busy), 1)) for frame, n in ranked]
+
+
+def database_check(target: Target) -> dict[str, Any]:
+    """The stored votes, counted over HTTP from the session's CSV download (one row per vote)."""
+    from tests.conftest import PASSPHRASE, csrf_from
+
+    http = requests.Session()
+    page = http.get(f"{target.urls[0]}/login", timeout=10)
+    http.post(
+        f"{target.urls[0]}/login",
+        data={"passphrase": PASSPHRASE, "csrf_token": csrf_from(page.text)},
+        timeout=10,
+    )
+    rows = http.get(
+        f"{target.urls[0]}/facilitator/sessions/{target.session_id}/votes.csv", timeout=60
+    ).text.splitlines()[1:]
+    per_strand: dict[str, int] = {}
+    for row in rows:
+        for strand in (STRAND_BURST, STRAND_SUSTAINED):
+            if f",{strand}," in row:
+                per_strand[strand] = per_strand.get(strand, 0) + 1
+    return {"stored_votes": per_strand}
+
+
+# ---------------------------------------------------------------- main
+
+
+def ratios(app: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:
+    def ratio(a: Any, b: Any) -> float | None:
+        try:
+            return round(float(a) / float(b), 2) if float(b) else None
+        except (TypeError, ValueError):
+            return None
+
+    return {
+        "all_connected_s": ratio(
+            app["connect"]["all_connected_s"], echo["connect"]["all_connected_s"]
+        ),
+        "connect_p95": ratio(
+            app["connect"]["per_phone_ms"]["p95"], echo["connect"]["per_phone_ms"]["p95"]
+        ),
+        "rss_per_phone": ratio(
+            app["connect"]["rss_per_phone_kb"], echo["connect"]["rss_per_phone_kb"]
+        ),
+        "burst_ack_p95": ratio(app["burst"]["ack_ms"]["p95"], echo["burst"]["ack_ms"]["p95"]),
+        "sustained_ack_p95": ratio(
+            app["sustained"]["ack_ms"]["p95"], echo["sustained"]["ack_ms"]["p95"]
+        ),
+        "vote_to_tally_p95": ratio(
+            app["sustained"]["vote_to_tally_ms"]["p95"],
+            echo["sustained"]["vote_to_tally_ms"]["p95"],
+        ),
+        "cpu_per_1000_votes": ratio(
+            app["sustained"]["server_cpu_s_per_1000_votes"],
+            echo["sustained"]["server_cpu_s_per_1000_votes"],
+        ),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--phones", type=int, default=2000)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--procs", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--concurrency", type=int, default=25, help="handshakes in flight per client process"
+    )
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default=None)
+    parser.add_argument("--no-echo", action="store_true", help="skip the echo-server baseline")
+    parser.add_argument("--quick", action="store_true", help="a short run (make bench)")
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--profile", type=Path, help="py-spy the sustained phase into this folder")
+    parser.add_argument("--summarise", type=Path, help="only summarise a py-spy raw profile")
+    args = parser.parse_args()
+    if args.summarise:
+        for frame, share in summarise_profile(args.summarise):
+            print(f"{share:5.1f}%  {frame}")
+        return 0
+    if args.quick:
+        args.phones, args.burst, args.rate, args.duration, args.procs = 300, 200, 100.0, 2.0, 2
+    database = args.database or ("postgres" if args.workers > 1 else "sqlite")
+    if args.workers > 1 and database != "postgres":
+        raise SystemExit("more than one worker needs --database postgres")
+    fds = raise_fd_limit()
+    needed = args.phones * 2 + 200  # client and server ends on one machine
+    print(
+        f"{os.cpu_count()} cores; file descriptor limit {fds} per process; "
+        f"{args.phones} phones over {args.procs} client processes",
+        flush=True,
+    )
+    if fds < needed // max(1, min(args.procs, args.workers)):
+        print(f"warning: {needed} descriptors needed in all; the limit may bite", flush=True)
+
+    reports: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    with tempfile.TemporaryDirectory(prefix="voting-bench-") as tmp:
+        workdir = Path(tmp)
+        with app_target(workdir, args.workers, database) as target:
+            print(f"-- {target.name}", flush=True)
+            reports["app"] = asyncio.run(run_target(target, args))
+            print(json.dumps(reports["app"], indent=2), flush=True)
+        if not args.no_echo:
+            with echo_target(workdir) as target:
+                print("-- echo (bare python-socketio under eventlet)", flush=True)
+                reports["echo"] = asyncio.run(run_target(target, args))
+                print(json.dumps(reports["echo"], indent=2), flush=True)
+            reports["app_to_echo"] = ratios(reports["app"], reports["echo"])
+            print("-- app / echo", flush=True)
+            print(json.dumps(reports["app_to_echo"], indent=2), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=2))
+    return 0 if reports["app"].get("exact") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
