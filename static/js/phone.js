@@ -51,6 +51,7 @@
     var node = $('connection');
     node.textContent = text;
     node.className = 'connection connection-' + kind;
+    Object.keys(pending).forEach(updateStrand);   // "Sending…" or "Waiting to send"
   }
 
   function showNotice(text) {
@@ -80,8 +81,18 @@
       setConnection(navigator.onLine === false ? 'offline' : 'reconnecting');
     }
   });
-  window.addEventListener('offline', function () { setConnection('offline'); });
-  window.addEventListener('online', function () { if (!socket.connected && !refused) socket.connect(); });
+  // A phone that knows it has lost its network says so at once, and drops the socket rather than
+  // wait for the heartbeat to notice (up to 40 s); back online, it reconnects at once rather than
+  // at the next step of its back-off.
+  window.addEventListener('offline', function () {
+    setConnection('offline');
+    if (socket.io.engine) socket.io.engine.close();
+  });
+  window.addEventListener('online', function () {
+    if (socket.connected || refused) return;
+    setConnection('reconnecting');
+    socket.disconnect().connect();
+  });
 
   socket.on('joined', function (data) {
     if (data && data.token) { token = data.token; save(TOKEN_KEY, token); }
@@ -124,13 +135,14 @@
     save(PENDING_KEY, JSON.stringify(pending));
     delete errors[strand];
     updateStrand(strand);
-    if (!socket.connected) announce('You are offline. Your vote will be sent when you are back online.');
+    if (navigator.onLine === false) announce('You are offline. Your vote will be sent when you are back online.');
+    else if (!socket.connected) announce('Not connected. Your vote will be sent when the connection returns.');
     pump();
   }
 
   /* One vote in flight at a time, so that the server stores them in the order they were made. */
   function pump() {
-    if (inflight || !socket.connected) return;
+    if (inflight || !socket.connected || navigator.onLine === false) return;
     var keys = Object.keys(pending);
     if (!keys.length) return;
     var entry = pending[keys[0]];
@@ -297,7 +309,9 @@
       status.textContent = errors[key];
       status.className = 'vote-status vote-error';
     } else if (pending[key]) {
-      status.textContent = socket.connected ? 'Sending…' : 'Waiting to send: you are offline.';
+      status.textContent = socket.connected && navigator.onLine !== false ? 'Sending…'
+        : navigator.onLine === false ? 'Waiting to send: you are offline.'
+        : 'Waiting to send: reconnecting…';
       status.className = 'vote-status vote-sending';
     } else if (mine.votes[key]) {
       status.textContent = 'Your vote is saved: ' + levelName(mine.votes[key].level) + '.';
