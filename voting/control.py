@@ -136,6 +136,10 @@ def _check_levels(entry: DeskEntry | AgreedEntry, levels: int) -> None:
         raise Refusal("Choose a level from the list.")
     if entry.upper_level is not None and entry.upper_level != entry.level + 1:
         raise Refusal("A split rating must span two adjacent levels, such as Developing/Maturing.")
+    # "4-5" on a four-level model is adjacent but has no fifth level: stored, it would read
+    # "Mature/" and fail the desk comparison on every results page.
+    if entry.upper_level is not None and entry.upper_level > levels:
+        raise Refusal("Choose a level from the list.")
 
 
 def desk_label(framework: Framework, rating: DeskRating | AgreedRating | None) -> str:

@@ -337,11 +337,20 @@ def gather(
                     suppressed=sum(forum_counts) < min_group_size,
                 )
             )
-            by_round = rounds.get((session.id, strand.key), {})
-            for number in sorted(by_round)[1:]:
-                change = analysis.round_change(by_round[number - 1], by_round[number], names)
-                result.rounds.append((f"{session.name}: round {number - 1} to {number}", change))
         _protect_forums(result.forums)
+        for forum in result.forums:
+            # After suppression is settled: a hidden forum's rounds (or a round with fewer
+            # voters than a group may have) would show the very counts the forum row hides.
+            if forum.suppressed:
+                continue
+            by_round = rounds.get((forum.session_id, strand.key), {})
+            for number in sorted(by_round)[1:]:
+                # A round nobody voted in has no rows, so it is absent rather than all zeros.
+                before, after = by_round.get(number - 1, [0] * levels), by_round[number]
+                if min(sum(before), sum(after)) < min_group_size:
+                    continue
+                change = analysis.round_change(before, after, names)
+                result.rounds.append((f"{forum.name}: round {number - 1} to {number}", change))
         result.segments = _segments(strand_rows, levels, min_group_size)
         if previous is not None:
             result.previous = _compare_strand(previous, strand.key, figures, names)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+_RATING = re.compile(r"([0-9]{1,2})(?:-([0-9]{1,2}))?")
 # NUL, which PostgreSQL cannot store in text, and lone UTF-16 surrogates, which JSON lets a client
 # send ("\ud800") but no database driver can encode: refused here, not failing in the driver.
 _NOT_ALLOWED = re.compile("[\x00\ud800-\udfff]")
@@ -83,7 +84,10 @@ def parse_rating(raw: str) -> tuple[int | None, int | None]:
     """A rating as a form sends it: "" (none), "2" (a level) or "2-3" (split across two)."""
     if not raw:
         return None, None
-    low, _, high = raw.partition("-")
-    if len(raw) > 5 or not low.isdigit() or (high and not high.isdigit()):
+    # ASCII digits only, by pattern: str.isdigit() also passes "²", which int() then rejects,
+    # and a partition let "2-" through as if it were "2".
+    match = _RATING.fullmatch(raw)
+    if match is None:
         raise Refusal("Choose each rating from its list.")
+    low, high = match.groups()
     return int(low), (int(high) if high else None)
