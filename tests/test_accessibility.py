@@ -393,6 +393,7 @@ def _phone_offline(stage: Stage) -> Page:
     session = stage.workshop.new_session()
     stage.workshop.run_to(session, "start", "open")
     page = stage.phone(session)
+    stage.errors.allow(r"net::ERR_INTERNET_DISCONNECTED")  # its attempts to reconnect
     page.context.set_offline(True)
     page.locator(f'label[for="opt-{FAMILY}-3"]').click()
     expect(page.locator(f"#status-{FAMILY}")).to_have_text("Waiting to send: you are offline.")
