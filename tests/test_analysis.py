@@ -714,3 +714,13 @@ def test_median_of_scores_matches_statistics_module() -> None:
     counts = [3, 0, 2, 5]
     scores = [1, 1, 1, 3, 3, 4, 4, 4, 4, 4]
     assert figures(counts).median == statistics.median(scores) == 3.5
+
+
+def test_a_strand_name_starting_with_the_reads_naturally_inside_a_sentence() -> None:
+    from voting.analysis import describe, figures
+
+    names = ["Early", "Developing", "Maturing", "Mature"]
+    sentence = describe(
+        "The family experience of transformed services", figures([0, 0, 0, 0]), None, None, names
+    )
+    assert sentence == "No votes on the family experience of transformed services yet."

@@ -606,7 +606,7 @@ def test_one_vote_a_strand_nobody_covered_and_all_on_one_level(
     assert got.analysis["family-experience"]["forums"][0]["suppressed"] is True
     total = forum_table(got.results_html, "family-experience")["All forums"]
     assert total[:5] == ["0", "0", "1", "0", "1"]
-    assert "Partners rate The family experience of transformed services higher" in text_of(
+    assert "Partners rate the family experience of transformed services higher" in text_of(
         got.results_html
     )
 

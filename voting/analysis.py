@@ -310,6 +310,11 @@ def _whole_percent(pct: float) -> str:
     return f"{math.floor(pct + 0.5)}%"
 
 
+def _in_sentence(name: str) -> str:
+    """'The family experience …' reads 'the family experience …' inside a sentence."""
+    return "the" + name[3:] if name.startswith("The ") else name
+
+
 def describe(
     strand_name: str,
     fig: Figures,
@@ -318,6 +323,7 @@ def describe(
     level_names: Sequence[str],
 ) -> str:
     """One plain sentence (two when the room is split) for a report or the projector."""
+    strand_name = _in_sentence(strand_name)
     if fig.n == 0:
         return f"No votes on {strand_name} yet."
     median = level_label(fig.median, level_names)
