@@ -34,6 +34,7 @@ from voting.database import get_database
 from voting.frameworks import DEFAULT_FRAMEWORK_ID, Framework, FrameworkError, load_text
 from voting.models import FORUM_TYPES, Assessment, Participant, Vote, VotingSession
 from voting.qrcodes import join_url, reachable_by_phones
+from voting.retention import purge_due, set_retention
 from voting.validation import Refusal, parse_rating
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitator")
@@ -400,3 +401,26 @@ def _close_screens(session_id: int) -> None:
             socketio.server.manager.get_participants("/", room(kind, session_id))
         ):
             socketio.server.disconnect(sid, namespace="/")
+
+
+@bp.route("/assessments/<int:assessment_id>/retention", methods=["POST"])
+def retention(assessment_id: int) -> Any:
+    raw = request.form.get("retention_days", "").strip()
+    with get_database().read() as db:
+        _assessment_or_404(db, assessment_id)
+    try:
+        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 5):
+            raise Refusal("Enter the number of days as a whole number, or leave it empty.")
+        set_retention(get_database(), assessment_id, int(raw) if raw else None)
+    except Refusal as refusal:
+        flash(refusal.message)
+        return redirect(url_for("facilitate.assessment", assessment_id=assessment_id)), 303
+    purged = purge_due(get_database())
+    message = (
+        f"Raw votes will be deleted {raw} days after each session's date; totals are kept."
+        if raw else "Raw votes will be kept until you delete them."
+    )
+    if purged:
+        message += f" Raw votes of {len(purged)} session(s) past that date were deleted now."
+    flash(message)
+    return redirect(url_for("facilitate.assessment", assessment_id=assessment_id))

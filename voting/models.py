@@ -68,6 +68,8 @@ class Assessment(Base):
     # Kept beside the framework so the vote path can check a level without reading the model.
     level_count: Mapped[int] = mapped_column(Integer)
     localities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Raw votes of each session are deleted this many days after its date; totals are kept.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     desk_ratings: Mapped[list[DeskRating]] = relationship(
@@ -144,6 +146,8 @@ class VotingSession(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     current_strand: Mapped[str | None] = mapped_column(String(40))
     show_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the raw votes were deleted under the retention period (only totals remain).
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     assessment: Mapped[Assessment] = relationship(back_populates="sessions")
@@ -169,6 +173,23 @@ class StrandState(Base):
     revealed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     session: Mapped[VotingSession] = relationship(back_populates="strand_states")
+
+
+class ArchivedTally(Base):
+    """Votes per level kept for a session whose raw votes were deleted under the retention
+    period: enough for every total and chart, nothing about any one participant."""
+
+    __tablename__ = "archived_tallies"
+    __table_args__ = (UniqueConstraint("session_id", "strand_key", "round", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    round: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class Participant(Base):

@@ -20,6 +20,7 @@ from voting.control import desk_label, framework_of
 from voting.frameworks import Framework
 from voting.models import (
     AgreedRating,
+    ArchivedTally,
     Assessment,
     DeskRating,
     Participant,
@@ -119,6 +120,11 @@ class Results:
     compared_with: Assessment | None = None
 
     @property
+    def purged_sessions(self) -> list[VotingSession]:
+        """Sessions whose raw votes were deleted: in the totals, not in the groups."""
+        return [s for s in self.sessions if s.purged_at is not None]
+
+    @property
     def most_covered(self) -> list[StrandResult]:
         return _extremes(self.strands, max)
 
@@ -192,7 +198,51 @@ def _round_counts(
         bucket = found[(sid, key)].setdefault(rnd, [0] * levels)
         if 1 <= level <= levels:
             bucket[level - 1] = n
+    for place, by_round in _archived(db, assessment_id, levels, session_id, False).items():
+        if len(by_round) > 1:
+            found[place].update(by_round)
     return found
+
+
+def _archived(
+    db: Session, assessment_id: int, levels: int, session_id: int | None, current_only: bool
+) -> dict[tuple[int, str], dict[int, list[int]]]:
+    """Kept totals of sessions whose raw votes were deleted under retention, per round."""
+    query = (
+        select(
+            ArchivedTally.session_id,
+            ArchivedTally.strand_key,
+            ArchivedTally.round,
+            ArchivedTally.level,
+            ArchivedTally.count,
+        )
+        .join(VotingSession, VotingSession.id == ArchivedTally.session_id)
+        .join(
+            StrandState,
+            and_(
+                StrandState.session_id == ArchivedTally.session_id,
+                StrandState.strand_key == ArchivedTally.strand_key,
+            ),
+        )
+        .where(VotingSession.assessment_id == assessment_id)
+    )
+    if current_only:
+        query = query.where(StrandState.round == ArchivedTally.round)
+    if session_id is not None:
+        query = query.where(ArchivedTally.session_id == session_id)
+    found: dict[tuple[int, str], dict[int, list[int]]] = defaultdict(dict)
+    for sid, key, rnd, level, n in db.execute(query):
+        bucket = found[(sid, key)].setdefault(rnd, [0] * levels)
+        if 1 <= level <= levels:
+            bucket[level - 1] += n
+    return found
+
+
+def _kept_counts(
+    archived: dict[tuple[int, str], dict[int, list[int]]], session_id: int, key: str, levels: int
+) -> list[int]:
+    by_round = archived.get((session_id, key), {})
+    return list(next(iter(by_round.values()))) if by_round else [0] * levels
 
 
 def _comments(db: Session, assessment_id: int, session_id: int | None) -> dict[str, list[str]]:
@@ -294,6 +344,7 @@ def gather(
     desk = {d.strand_key: d for d in assessment.desk_ratings}
     agreed = {a.strand_key: a for a in assessment.agreed_ratings}
     rows = vote_rows(db, assessment_id, session_id)
+    archived = _archived(db, assessment_id, levels, session_id, current_only=True)
     rounds = _round_counts(db, assessment_id, levels, session_id)
     comments = _comments(db, assessment_id, session_id)
     previous = _previous(db, assessment, compare_id, framework) if compare_id else None
@@ -301,7 +352,13 @@ def gather(
     strands = []
     for strand in framework.strands:
         strand_rows = [r for r in rows if r.strand_key == strand.key]
-        counts = _counts([r.level for r in strand_rows], levels)
+        counts = analysis.combine(
+            [
+                _counts([r.level for r in strand_rows], levels),
+                *(_kept_counts(archived, s.id, strand.key, levels) for s in sessions),
+            ],
+            levels,
+        )
         figures = analysis.figures(counts, names)
         strand_desk = _desk_of(desk.get(strand.key))
         comparison = analysis.compare_with_desk(counts, strand_desk)
@@ -322,8 +379,12 @@ def gather(
         for session in sessions:
             if strand.key not in session.strand_keys:
                 continue
-            forum_counts = _counts(
-                [r.level for r in strand_rows if r.session_id == session.id], levels
+            forum_counts = analysis.combine(
+                [
+                    _counts([r.level for r in strand_rows if r.session_id == session.id], levels),
+                    _kept_counts(archived, session.id, strand.key, levels),
+                ],
+                levels,
             )
             result.forums.append(
                 ForumResult(
@@ -380,7 +441,12 @@ def _previous(
     grouped: dict[str, list[int]] = defaultdict(list)
     for row in vote_rows(db, other.id):
         grouped[row.strand_key].append(row.level)
-    return other, {key: _counts(values, levels) for key, values in grouped.items()}
+    counts = {key: _counts(values, levels) for key, values in grouped.items()}
+    # Last year's raw votes may be gone under retention; its kept totals still compare.
+    for (_sid, key), by_round in _archived(db, other.id, levels, None, True).items():
+        kept = next(iter(by_round.values()))
+        counts[key] = analysis.combine([counts.get(key, (0,) * levels), kept], levels)
+    return other, counts
 
 
 def _compare_strand(

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import warnings
+from typing import Any
 
 DEFAULT_ASYNC_MODE = "eventlet"
 # eventlet's own default is 1024 simultaneous connections; a conference hall needs more.
@@ -45,9 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         "VOTING_MESSAGE_QUEUE when N > 1; put a proxy with sticky sessions in front)",
     )
     commands.add_parser("reset-passphrase", help="make and print a new facilitator passphrase")
+    commands.add_parser(
+        "purge", help="delete raw votes past each assessment's retention period (totals kept)"
+    )
     args = parser.parse_args(argv)
     if args.command == "reset-passphrase":
         return reset_passphrase()
+    if args.command == "purge":
+        return purge()
     host = getattr(args, "host", os.environ.get("HOST", "0.0.0.0"))
     port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
     workers = getattr(args, "workers", 1)
@@ -70,6 +76,31 @@ def reset_passphrase() -> int:
     return 0
 
 
+def purge() -> int:
+    from voting import create_app
+    from voting.database import get_database
+    from voting.retention import purge_due
+
+    app = create_app()  # which already purges what is due as it starts
+    purged = [*app.extensions.get("voting_purged", []), *purge_due(get_database(app))]
+    print(f"Raw votes deleted from {len(purged)} session(s) under their retention period.")
+    return 0
+
+
+def _purge_hourly(app: Any) -> None:
+    """A long-running server applies retention periods without anyone running `voting purge`."""
+    from voting.database import get_database
+    from voting.events import socketio
+    from voting.retention import purge_due
+
+    while True:
+        socketio.sleep(3600)
+        try:
+            purge_due(get_database(app))
+        except Exception:  # the next hour tries again; serving votes matters more
+            logging.getLogger(__name__).exception("retention purge failed")
+
+
 def serve_forever(host: str, port: int) -> int:
     mode = os.environ.get("VOTING_ASYNC_MODE") or DEFAULT_ASYNC_MODE
     _patch(mode)
@@ -82,6 +113,7 @@ def serve_forever(host: str, port: int) -> int:
     from voting.events import socketio
 
     app = create_app({"ASYNC_MODE": mode})
+    socketio.start_background_task(_purge_hourly, app)
     _print_banner(app, host, port)
     options: dict[str, object] = {"host": host, "port": port, "log_output": False}
     if mode == "eventlet":

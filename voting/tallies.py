@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from voting.models import Participant, StrandState, Vote
+from voting.models import ArchivedTally, Participant, StrandState, Vote
 
 
 def level_counts(db: Session, session_id: int, levels: int) -> dict[str, list[int]]:
-    """Votes per level for each strand's current round: {strand_key: [n_level1, n_level2, …]}."""
+    """Votes per level for each strand's current round: {strand_key: [n_level1, n_level2, …]},
+    counting the kept totals of a session whose raw votes were deleted under retention."""
     rows = db.execute(
         select(Vote.strand_key, Vote.level, func.count())
         .join(
@@ -24,11 +25,23 @@ def level_counts(db: Session, session_id: int, levels: int) -> dict[str, list[in
         .where(Vote.session_id == session_id)
         .group_by(Vote.strand_key, Vote.level)
     ).all()
+    archived = db.execute(
+        select(ArchivedTally.strand_key, ArchivedTally.level, ArchivedTally.count)
+        .join(
+            StrandState,
+            and_(
+                StrandState.session_id == ArchivedTally.session_id,
+                StrandState.strand_key == ArchivedTally.strand_key,
+                StrandState.round == ArchivedTally.round,
+            ),
+        )
+        .where(ArchivedTally.session_id == session_id)
+    ).all()
     counts: dict[str, list[int]] = {}
-    for strand_key, level, n in rows:
+    for strand_key, level, n in [*rows, *archived]:
         bucket = counts.setdefault(strand_key, [0] * levels)
         if 1 <= level <= levels:
-            bucket[level - 1] = n
+            bucket[level - 1] += n
     return counts
 
 
