@@ -74,6 +74,7 @@
     var live = session.pacing === 'live';
     document.querySelector('[data-action=previous]').hidden = !live;
     document.querySelector('[data-action=next]').hidden = !live;
+    document.querySelectorAll('[data-live-only]').forEach(function (row) { row.hidden = !live; });
     var rows = $('strand-rows');
     L.clear(rows);
     state.strands.forEach(function (s) {
@@ -102,4 +103,55 @@
       ]));
     });
   }
+
+  // ------------------------------------------------------------- keyboard shortcuts
+
+  /* Single keys, so (WCAG 2.1.4) they can be turned off, and they never act while the focus is
+     in a field, nor with Ctrl, Alt or Meta held (the browser's and screen readers' own keys). */
+  var SHORTCUTS_KEY = 'voting:console-shortcuts';
+  var KEYS = { n: 'next', arrowright: 'next', p: 'previous', arrowleft: 'previous',
+               o: 'voting', r: 'results', d: 'desk' };
+  var ARIA_KEYS = { next: 'N ArrowRight', previous: 'P ArrowLeft', results: 'R' };
+  var shortcutsOn = $('shortcuts-on');
+
+  try { shortcutsOn.checked = window.localStorage.getItem(SHORTCUTS_KEY) !== 'off'; } catch (e) { /* kept on */ }
+  function announceKeys() {
+    Object.keys(ARIA_KEYS).forEach(function (action) {
+      var b = document.querySelector('[data-action=' + action + ']');
+      if (shortcutsOn.checked) b.setAttribute('aria-keyshortcuts', ARIA_KEYS[action]);
+      else b.removeAttribute('aria-keyshortcuts');
+    });
+  }
+  announceKeys();
+  shortcutsOn.addEventListener('change', function () {
+    try { window.localStorage.setItem(SHORTCUTS_KEY, shortcutsOn.checked ? 'on' : 'off'); } catch (e) { /* this page only */ }
+    announceKeys();
+  });
+
+  function typing(target) {
+    return !!(target && target.closest &&
+              target.closest('input, textarea, select, [contenteditable]:not([contenteditable="false"])'));
+  }
+
+  function shortcut(command) {
+    if (command === 'results') { act({ action: 'results', show: !state.session.show_results }); return; }
+    if (state.session.pacing !== 'live') {
+      message('A self-paced session has no strand on screen: use the buttons in the table.', true);
+      return;
+    }
+    if (command === 'next' || command === 'previous') { act({ action: command }); return; }
+    var strand = state.strands.filter(function (s) { return s.key === state.session.current; })[0];
+    if (!strand) { message('No strand is on screen yet: press N to show the first.', true); return; }
+    if (command === 'voting') act({ action: strand.status === 'open' ? 'close' : 'open', strand: strand.key });
+    else act({ action: 'reveal', strand: strand.key, reveal: !strand.revealed });
+  }
+
+  document.addEventListener('keydown', function (event) {
+    if (!shortcutsOn.checked || !state || !event.key) return;
+    if (event.ctrlKey || event.altKey || event.metaKey || event.isComposing || typing(event.target)) return;
+    var command = KEYS[event.key.toLowerCase()];
+    if (!command) return;
+    event.preventDefault();
+    if (!event.repeat) shortcut(command);   // holding a key down acts once
+  });
 })();

@@ -76,4 +76,23 @@
     desk.hidden = !strand.desk;
     desk.textContent = strand.desk ? "Programme team's desk rating: " + strand.desk.label : '';
   }
+
+  // ------------------------------------------------------------- full screen
+
+  /* The projector's browser shows only the presenter view. Esc also leaves full screen. */
+  var full = $('fullscreen');
+  var root = document.documentElement;
+  var request = root.requestFullscreen || root.webkitRequestFullscreen;
+  var exit = document.exitFullscreen || document.webkitExitFullscreen;
+  function fullscreenElement() { return document.fullscreenElement || document.webkitFullscreenElement || null; }
+  function showFullscreen() { full.textContent = fullscreenElement() ? 'Exit full screen' : 'Full screen'; }
+  if (request && exit && (document.fullscreenEnabled || document.webkitFullscreenEnabled)) {
+    full.hidden = false;
+    full.addEventListener('click', function () {
+      var done = fullscreenElement() ? exit.call(document) : request.call(root);
+      if (done && done.catch) done.catch(function () { $('connection').textContent = 'This browser did not allow full screen.'; });
+    });
+    document.addEventListener('fullscreenchange', showFullscreen);
+    document.addEventListener('webkitfullscreenchange', showFullscreen);
+  }
 })();
