@@ -383,7 +383,12 @@ def ms(values: list[float]) -> dict[str, float]:
 async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     clients = Clients.start(args.procs, target.urls)
     screens = Screens(target)
-    report: dict[str, Any] = {"target": target.name, "server_processes": len(target.pids)}
+    report: dict[str, Any] = {
+        "target": target.name,
+        "server_processes": len(target.pids),
+        # Other work on the machine skews every figure: say how busy it was.
+        "load_average_at_start": os.getloadavg()[0],
+    }
     try:
         await screens.connect()
         await asyncio.sleep(0.5)
@@ -467,6 +472,7 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
     finally:
         await screens.close()
         await clients.stop()
+    report["load_average_at_end"] = os.getloadavg()[0]
     if target.session_id is not None:
         stored = database_check(target)
         report["database"] = stored

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -111,28 +112,31 @@ class TallyCoalescer:
     """Live tallies: at most one count per session per interval on each worker, and the last
     tally a screen receives is always counted after the last vote it was told about.
 
-    Two stages. `mark` (after a commit on this worker) schedules a signal one interval later.
-    The signal reaches every worker: through `TallyBus` when VOTING_MESSAGE_QUEUE is Redis, or
-    directly on a single worker. Each worker that hears it counts with SQL (`recount`) and
-    emits the tally to its own sockets only.
+    Two stages, each run at most once per interval per session on a worker, at once if the
+    last run was longer ago than that (so a lone vote shows at once), else when the interval
+    is up:
+
+    1. `mark` (after a commit on this worker) leads to a *signal*: through `TallyBus` to
+       every worker when VOTING_MESSAGE_QUEUE is Redis; on a single worker, straight to 2.
+    2. Each worker that hears a signal *recounts*: one SQL count, emitted to its own sockets.
 
     Why the receiving worker counts, rather than one worker counting and broadcasting the
     result through the queue: two workers' counts could then reach a screen out of order (a
     count taken earlier but published later) and leave a stale total on the projector. Here a
-    worker's recounts of a session run one at a time, each counting after the signal that
-    caused it arrived, and its emits leave in that order.
+    worker's recounts of a session run one at a time, each counting after the signals it
+    answers arrived, and its emits leave in that order.
 
-    Each stage clears its pending mark *before* its work, so a vote committed meanwhile marks
-    again and is never missed.
+    A stage clears its queued mark only right before its work, so a vote (or signal) arriving
+    meanwhile is either covered by that work or queues the next run: none is missed.
     """
 
     def __init__(self, app: Flask, interval: float, bus: TallyBus | None = None) -> None:
         self.app = app
         self.interval = interval
         self.bus = bus
-        self._pending: set[int] = set()  # signals scheduled by this worker
-        self._queued: set[int] = set()  # recounts waiting to start on this worker
-        self._session_locks: dict[int, threading.Lock] = {}
+        self._queued: dict[str, set[int]] = {"signal": set(), "recount": set()}
+        self._last: dict[tuple[str, int], float] = {}
+        self._locks: dict[tuple[str, int], threading.Lock] = {}
         self._lock = threading.Lock()
         self._listening = False
 
@@ -148,50 +152,51 @@ class TallyCoalescer:
         socketio.start_background_task(self.bus.listen, self.recount)
 
     def mark(self, session_id: int) -> None:
-        if self.interval <= 0:
+        if self.interval <= 0:  # tests: every vote counted and sent before its ack
             self._signal(session_id)
             return
-        with self._lock:
-            if session_id in self._pending:
-                return
-            self._pending.add(session_id)
-        socketio.start_background_task(self._signal_later, session_id)
+        self._queue("signal", session_id, self._signal)
 
-    def _signal_later(self, session_id: int) -> None:
-        socketio.sleep(self.interval)
+    def recount(self, session_id: int) -> None:
+        """A signal arrived (from any worker, this one included)."""
+        self._queue("recount", session_id, self._recount)
+
+    def _queue(self, stage: str, session_id: int, work: Callable[[int], None]) -> None:
         with self._lock:
-            self._pending.discard(session_id)
-        self._signal(session_id)
+            if session_id in self._queued[stage]:
+                return  # the queued run has not started: it will cover this too
+            self._queued[stage].add(session_id)
+        socketio.start_background_task(self._run, stage, session_id, work)
+
+    def _run(self, stage: str, session_id: int, work: Callable[[int], None]) -> None:
+        key = (stage, session_id)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one run of a stage per session at a time, in order
+            wait = self._last.get(key, float("-inf")) + self.interval - time.monotonic()
+            if wait > 0:
+                socketio.sleep(wait)
+            with self._lock:
+                self._queued[stage].discard(session_id)
+            self._last[key] = time.monotonic()
+            try:
+                with self.app.app_context():
+                    work(session_id)
+            except Exception:  # a failed broadcast must not kill the worker; the next vote retries
+                log.exception("tally %s for session %s failed", stage, session_id)
 
     def _signal(self, session_id: int) -> None:
         if self.bus is None:
-            self._recount_now(session_id)
+            self._recount(session_id)
             return
         try:
             self.bus.publish(session_id)
         except Exception:  # Redis is down: at least this worker's screens see the vote
             log.exception("tally signal for session %s not sent", session_id)
-            self.recount(session_id)
+            self._recount(session_id)
 
-    def recount(self, session_id: int) -> None:
-        """A signal arrived: count soon, once for any number of signals queued meanwhile."""
-        with self._lock:
-            if session_id in self._queued:
-                return
-            self._queued.add(session_id)
-        socketio.start_background_task(self._recount_now, session_id)
-
-    def _recount_now(self, session_id: int) -> None:
-        with self._lock:
-            session_lock = self._session_locks.setdefault(session_id, threading.Lock())
-        with session_lock:
-            with self._lock:
-                self._queued.discard(session_id)
-            try:
-                with self.app.app_context():
-                    publish_tally(session_id, local_only=self.bus is not None)
-            except Exception:  # a failed broadcast must not kill the worker; the next vote retries
-                log.exception("tally broadcast for session %s failed", session_id)
+    def _recount(self, session_id: int) -> None:
+        publish_tally(session_id, local_only=self.bus is not None)
 
 
 def publish_tally(session_id: int, local_only: bool = False) -> None:
@@ -224,19 +229,23 @@ def publish_state(session_id: int) -> None:
 
 
 def _send_snapshot(connection: Connection) -> None:
+    """To the requesting socket, which is always on this worker: `ignore_queue` spares every
+    other worker from decoding a snapshot that none of their sockets will receive."""
     with get_database().read() as db:
         loaded = snapshots.load(db, connection.session_id)
         if loaded is None:
             raise Refusal("This session no longer exists.")
         if connection.role == "console":
-            emit("state", snapshots.console_state(loaded))
+            emit("state", snapshots.console_state(loaded), ignore_queue=True)
         elif connection.role == "presenter":
-            emit("state", snapshots.presenter_state(loaded))
+            emit("state", snapshots.presenter_state(loaded), ignore_queue=True)
         else:
             assert connection.participant_id is not None
-            emit("state", snapshots.phone_state(loaded))
+            emit("state", snapshots.phone_state(loaded), ignore_queue=True)
             emit(
-                "me", snapshots.phone_personal(db, connection.session_id, connection.participant_id)
+                "me",
+                snapshots.phone_personal(db, connection.session_id, connection.participant_id),
+                ignore_queue=True,
             )
 
 
@@ -257,7 +266,7 @@ def on_connect(auth_data: Any = None) -> None:
         if connection.participant_id is not None:
             join_room(f"participant:{connection.participant_id}")
         if extra:
-            emit("joined", extra)
+            emit("joined", extra, ignore_queue=True)
             if extra["new"]:
                 # The joined count on the console and projector moves with each new phone.
                 _after_commit(current_app.extensions["voting_tallies"].mark, connection.session_id)

@@ -7,6 +7,7 @@ The caller acknowledges only after `cast_vote` returns, that is, after the commi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -208,29 +209,36 @@ def cast_vote(
             "client_vote_id": client_vote_id,
             "updated_at": now,
         }
-        db.execute(_upsert(db, values))
+        # Core statements built once, run with this vote's values as parameters, in the
+        # session's transaction: building them per vote was a quarter of a vote's CPU.
+        connection = db.connection()
+        connection.execute(_upsert(connection.dialect.name), values)
         history = {k: v for k, v in values.items() if k != "updated_at"}
-        db.execute(generic_insert(VoteHistory).values(**history, recorded_at=now))
+        connection.execute(_HISTORY_INSERT, {**history, "recorded_at": now})
         return Receipt(strand_key, level, comment, state.round, True)
 
 
-def _upsert(db: Session, values: dict[str, Any]) -> Any:
+_HISTORY_INSERT = generic_insert(VoteHistory.__table__)
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The vote upsert for a dialect, without values (they are bound at execution)."""
     key = ["session_id", "strand_key", "round", "participant_id"]
     changing = ["level", "comment", "client_vote_id", "updated_at"]
-    dialect = db.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         if dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert
         else:
             from sqlalchemy.dialects.postgresql import insert
-        stmt = insert(Vote).values(**values)
+        stmt = insert(Vote.__table__)
         return stmt.on_conflict_do_update(
             index_elements=key, set_={c: stmt.excluded[c] for c in changing}
         )
     if dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-        stmt = mysql_insert(Vote).values(**values)
+        stmt = mysql_insert(Vote.__table__)
         return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
     raise RuntimeError(f"Votes need an upsert, which is not written for {dialect!r} yet")
 
