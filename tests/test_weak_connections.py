@@ -151,11 +151,14 @@ def test_a_vote_whose_acknowledgement_was_lost_is_resent_and_applied_once(
     context = new_context()
     sent: list[str] = []
     dropped: list[str] = []
+    upgraded: list[WebSocketRoute] = []
 
     def relay(ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
 
         def to_server(message: str | bytes) -> None:
+            if message == "5":  # Engine.IO's upgrade: from now on, packets go this way
+                upgraded.append(ws)
             if isinstance(message, str) and '["vote",' in message:
                 sent.append(message)
             server.send(message)
@@ -180,6 +183,11 @@ def test_a_vote_whose_acknowledgement_was_lost_is_resent_and_applied_once(
     context.route_web_socket(re.compile(r"/socket\.io/"), relay)
     context.on("request", polled)
     page = open_phone(context, workshop, session)
+    for _ in range(100):  # the vote must go over the WebSocket, not the long-polling before it
+        if upgraded:
+            break
+        page.wait_for_timeout(50)
+    assert upgraded, "the phone never upgraded to a WebSocket"
     page.locator(f'label[for="opt-{FAMILY}-2"]').tap()
     expect(page.locator(f"#status-{FAMILY}")).to_have_text("Your vote is saved: Developing.")
 
