@@ -25,6 +25,7 @@ import pytest
 
 from tests.browser_stages import FAMILY, LEVELS, Session, Workshop, chromium
 from tests.browser_support import ARTIFACTS, DESKTOP, PHONE, TIMEOUT_MS, PageErrors
+from tests.colour_vision import contrast, parse
 from tests.servers import RunningServer, free_port, running_server
 
 if TYPE_CHECKING:
@@ -427,9 +428,15 @@ def axe_source() -> str:
 
 def axe(page: Page) -> dict[str, Any]:
     """Run axe-core on the page as it is now. evaluate() runs outside the page's CSP, so the
-    script needs no bypass (add_script_tag would be an inline script, which the CSP forbids)."""
+    script needs no bypass (add_script_tag would be an inline script, which the CSP forbids).
+    Text must reach 4.5:1 at every size: WCAG AA lets large text have 3:1, but a projector at
+    the back of a hall, or a phone in daylight, loses contrast."""
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(axe_source())
+        page.evaluate(
+            "() => axe.configure({ checks: [{ id: 'color-contrast', options: { contrastRatio:"
+            " { normal: { expected: 4.5 }, large: { expected: 4.5 } } } }] })"
+        )
     return page.evaluate(
         "tags => axe.run(document, { runOnly: { type: 'tag', values: tags },"
         " resultTypes: ['violations'] })",
@@ -580,3 +587,32 @@ def test_pages_for_phones_reflow_at_320_css_pixels(stage: Stage, path: str) -> N
         page.locator(f"#more-{FAMILY}-4").click()
     overflow = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert overflow[0] <= overflow[1], f"page is {overflow[0]}px wide in a {overflow[1]}px window"
+
+
+def test_presenter_bars_carry_text_and_use_the_checked_colours(stage: Stage) -> None:
+    """Each bar says its level and its figures in text; the fills are the level colours checked
+    for colour vision deficiencies in tests/test_colours.py, on a white track."""
+    session = stage.workshop.new_session()
+    stage.workshop.run_to(session, "start", "open", "votes", "results", "close", "reveal")
+    page = stage.presenter(session)
+    rows = page.locator("#strand-results .bar-row")
+    expect(rows).to_have_count(len(LEVELS))
+    expect(rows.locator(".bar-label")).to_have_text(LEVELS)
+    expect(rows.locator(".bar-value")).to_have_text(["0 (0%)", "2 (67%)", "1 (33%)", "0 (0%)"])
+    hidden = rows.locator(".bar-track").evaluate_all("ts => ts.map(t => t.ariaHidden)")
+    assert hidden == ["true"] * len(LEVELS)  # the drawing is hidden; the text is read
+    styles = page.evaluate(
+        """() => {
+            const root = getComputedStyle(document.documentElement);
+            const fills = [...document.querySelectorAll('#strand-results .bar-fill')];
+            return {
+                variables: [1, 2, 3, 4].map(n => root.getPropertyValue('--level-' + n).trim()),
+                fills: fills.map(f => getComputedStyle(f).backgroundColor),
+                track: getComputedStyle(document.querySelector('.bar-track')).backgroundColor,
+            };
+        }"""
+    )
+    assert [parse(c) for c in styles["fills"]] == [parse(c) for c in styles["variables"]]
+    assert parse(styles["track"]) == parse("#ffffff")
+    for colour in styles["fills"]:
+        assert contrast(colour, styles["track"]) >= 3, colour
