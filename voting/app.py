@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, abort, render_template, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from voting import auth, database, events, facilitate, frameworks, participate, reports
 from voting.config import PROJECT_ROOT, Config
 
 log = logging.getLogger(__name__)
+# Row ids are 32-bit integers in every supported database (SQLite's are 64-bit, PostgreSQL's
+# `integer` 32): a larger id in an address is no row, so a 404, not a driver overflow (a 500).
+MAX_ROW_ID = 2**31 - 1
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -42,6 +46,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     # Pages, CSS, JS and SVG go out compressed (gzip or deflate; br or zstd over HTTPS): the voting
     # page is about a third of its size on the wire, which a phone on slow venue Wi-Fi feels.
     Compress(app)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     database.init_app(app)
     auth.init_app(app)
     _load_frameworks(app)
@@ -49,9 +54,27 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(facilitate.bp)
     app.register_blueprint(reports.bp)
     events.init_app(app)
+    app.before_request(_refuse_nul_in_fields)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` in every route, bounded to the ids a table can hold."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _refuse_nul_in_fields() -> None:
+    """No form field or query value of any page may hold NUL: no page asks for one, and
+    PostgreSQL cannot store it (the insert would fail as a 500). Refused once, here, for every
+    form, before anything reads it. (Werkzeug already turns invalid UTF-8 into U+FFFD.)"""
+    for values in (request.args, request.form):
+        if any("\x00" in value for items in values.listvalues() for value in items):
+            abort(400, description="A field contains a character that is not allowed (NUL).")
 
 
 def _load_frameworks(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -137,9 +138,15 @@ def _check_csrf() -> None:
         abort(400, description="This form has expired. Go back, reload the page and try again.")
 
 
+# A path on this site, optionally with a query: printable URL characters only. Browsers drop tabs
+# and newlines and read a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would
+# otherwise leave the site.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+
+
 def _safe_next(target: str | None) -> str:
     # Only paths on this site: an open redirect would let a link log someone in and send them on.
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and _LOCAL_PATH.fullmatch(target):
         return target
     return url_for("facilitate.dashboard")
 

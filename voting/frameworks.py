@@ -21,6 +21,7 @@ KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MAX_LEVELS = 7
 MAX_STRANDS = 40
 MAX_DESCRIPTORS = 20
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class FrameworkError(ValueError):
@@ -132,6 +133,10 @@ class _Checker:
         if not isinstance(value, str) or (required and not value.strip()) or len(value) > most:
             need = "a non-empty text" if required else "a text"
             raise self.fail(path, f"{need} of at most {most} characters", value)
+        if _UNSTORABLE.search(value):
+            # JSON can spell both ("\u0000", "\ud800"); PostgreSQL cannot store NUL, and a lone
+            # surrogate cannot be encoded as UTF-8, so every page showing the text would fail.
+            raise self.fail(path, "text without NUL or unpaired surrogate characters", value)
         return " ".join(value.split())
 
     def key(self, value: Any, path: str) -> str:
