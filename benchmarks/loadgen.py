@@ -48,7 +48,7 @@ import socketio  # noqa: E402
 STRAND_BURST = "leadership"
 STRAND_SUSTAINED = "culture"
 CALL_TIMEOUT = 30.0
-PHASE_LIMIT = 300.0  # no phase waits longer than this for its client processes
+PHASE_LIMIT = [300.0]  # no phase waits longer than this for its client processes (--phase-limit)
 
 
 # ---------------------------------------------------------------- measuring
@@ -174,7 +174,7 @@ class Clients:
     async def gather(self, kind: str) -> list[Any]:
         loop = asyncio.get_running_loop()
         collected: list[Any] = []
-        deadline = time.monotonic() + PHASE_LIMIT
+        deadline = time.monotonic() + PHASE_LIMIT[0]
         for _ in self.processes:
             remaining = max(1.0, deadline - time.monotonic())
             got_kind, payload = await loop.run_in_executor(
@@ -585,6 +585,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default=None)
     parser.add_argument("--no-echo", action="store_true", help="skip the echo-server baseline")
+    parser.add_argument("--phase-limit", type=float, default=300.0, help="seconds per phase")
     parser.add_argument("--quick", action="store_true", help="a short run (make bench)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--profile", type=Path, help="py-spy the sustained phase into this folder")
@@ -596,6 +597,7 @@ def main() -> int:
         return 0
     if args.quick:
         args.phones, args.burst, args.rate, args.duration, args.procs = 300, 200, 100.0, 2.0, 2
+    PHASE_LIMIT[0] = args.phase_limit
     database = args.database or ("postgres" if args.workers > 1 else "sqlite")
     if args.workers > 1 and database != "postgres":
         raise SystemExit("more than one worker needs --database postgres")
