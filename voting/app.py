@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, abort, render_template, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from voting import auth, database, events, facilitate, frameworks, participate, reports
@@ -55,6 +56,9 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     events.init_app(app)
     app.before_request(_refuse_nul_in_fields)
+    if app.config.get("PROXY_COUNT"):
+        # Outermost, so that Socket.IO handshakes see the client's address too (rate limits).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]))
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     return app

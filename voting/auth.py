@@ -29,6 +29,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from voting.database import get_database
 from voting.models import AppSetting, VotingSession
+from voting.ratelimit import TOO_MANY_ATTEMPTS, limits
 
 bp = Blueprint("auth", __name__)
 
@@ -155,6 +156,13 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     error = None
     if request.method == "POST":
+        guesses, address = limits().login, limits().address_key()
+        if guesses.blocked(address):
+            # Refused before the passphrase is even compared, so a guess cannot be confirmed.
+            error = TOO_MANY_ATTEMPTS
+            return render_template(
+                "login.html", error=error, next=request.values.get("next", "")
+            ), 429
         candidate = request.form.get("passphrase", "")
         if len(candidate) <= 200 and passphrase_matches(candidate):
             session.clear()
@@ -162,6 +170,7 @@ def login() -> Any:
             session["login_id"] = secrets.token_urlsafe(16)
             session.permanent = True
             return redirect(_safe_next(request.form.get("next")))
+        guesses.take(address)
         error = "That passphrase is not right. Check it and try again."
     status = 401 if error else 200
     return render_template("login.html", error=error, next=request.values.get("next", "")), status
