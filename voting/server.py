@@ -49,7 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "purge", help="delete raw votes past each assessment's retention period (totals kept)"
     )
+    backup = commands.add_parser("backup", help="copy the SQLite database (PostgreSQL: pg_dump)")
+    backup.add_argument("path", nargs="?", help="file or folder (default: sessions/backups/)")
+    export = commands.add_parser("export-all", help="write each assessment as a JSON backup")
+    export.add_argument("directory", nargs="?", help="folder (default: sessions/backups/…)")
+    restore = commands.add_parser("import", help="restore one assessment from a JSON backup")
+    restore.add_argument("file")
     args = parser.parse_args(argv)
+    if args.command in ("backup", "export-all", "import"):
+        from voting.backups import run_command  # not at the top: serve patches before imports
+
+        return run_command(args)
     if args.command == "reset-passphrase":
         return reset_passphrase()
     if args.command == "purge":
