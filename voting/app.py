@@ -11,7 +11,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from voting import auth, database, events, facilitate, frameworks, participate, reports
+from voting import (
+    auth,
+    database,
+    events,
+    facilitate,
+    frameworks,
+    participate,
+    reports,
+    retention,
+)
 from voting.config import PROJECT_ROOT, Config
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     Compress(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     database.init_app(app)
+    app.extensions["voting_purged"] = retention.purge_due(database.get_database(app))
     auth.init_app(app)
     _load_frameworks(app)
     app.register_blueprint(participate.bp)
