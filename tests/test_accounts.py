@@ -135,3 +135,34 @@ def test_account_names_are_checked_and_unique(app: Flask) -> None:
     assert again.exit_code != 0 and "already an account" in again.output
     bad = app.test_cli_runner().invoke(args=["add-facilitator", "Bad Name!"])
     assert bad.exit_code != 0 and "lowercase" in bad.output
+
+
+def test_the_voting_command_adds_an_account(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "VOTING_DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}",
+        "VOTING_FACILITATOR_PASSPHRASE": PASSPHRASE,
+    }
+    made = subprocess.run(
+        [sys.executable, "-m", "voting.server", "add-facilitator", "devon"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("Account devon created. Its passphrase (shown once): ")
+    again = subprocess.run(
+        [sys.executable, "-m", "voting.server", "add-facilitator", "devon"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 1 and "already an account" in again.stdout
