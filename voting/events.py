@@ -22,6 +22,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 from voting import auth, snapshots, votes
 from voting.control import apply_action
 from voting.database import get_database
+from voting.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, limits
 from voting.validation import Refusal, as_payload, int_field, text_field, whole_number
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,15 @@ def on_connect(auth_data: Any = None) -> None:
 def _connect_phone(payload: dict[str, Any]) -> tuple[Connection, dict[str, Any] | None]:
     code = text_field(payload, "code", "the session code", max_length=20)
     token = text_field(payload, "token", "the participant token", max_length=100, required=False)
-    joined = votes.join(get_database(), code, token or None)
+    # Unknown codes count against the address, so codes cannot be found by trying them.
+    guesses, address = limits().join, limits().address_key()
+    if guesses.blocked(address):
+        raise Refusal(TOO_MANY_ATTEMPTS)
+    try:
+        joined = votes.join(get_database(), code, token or None)
+    except votes.UnknownCode:
+        guesses.take(address)
+        raise
     connection = Connection("phone", joined.session_id, joined.participant_id)
     # The token goes back to the phone that made it, and only then, so it can rejoin later.
     return connection, {"token": joined.token, "new": joined.is_new}
@@ -355,6 +364,12 @@ def _handler(*roles: str) -> Callable[[Callable[..., dict[str, Any] | None]], Ca
         @functools.wraps(fn)
         def inner(data: Any = None, *_extra: Any) -> dict[str, Any]:
             connection = _connections.get(request.sid)
+            # One phone (all its tabs) or one screen cannot flood the session.
+            key = request.sid
+            if connection is not None and connection.participant_id is not None:
+                key = f"participant:{connection.participant_id}"
+            if not limits().events.allow(key):
+                return {"ok": False, "error": TOO_MANY_MESSAGES}
             if connection is None or connection.role not in roles:
                 return {"ok": False, "error": "This screen is not allowed to do that."}
             if connection.role != "phone" and not auth.is_facilitator():
