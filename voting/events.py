@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
+from sqlalchemy.exc import OperationalError
 
 from voting import auth, snapshots, votes
 from voting.control import apply_action
@@ -32,6 +33,10 @@ socketio = SocketIO()
 ROLES = ("phone", "presenter", "console")
 CLIENT_VOTE_ID_LENGTH = 64
 SERVER_FAULT = "Something went wrong on the server; nothing was changed. Please try again."
+DATABASE_UNAVAILABLE = (
+    "The server cannot reach its database just now, so your vote was not saved. "
+    "Please try again in a moment."
+)
 
 
 @dataclass(frozen=True)
@@ -378,6 +383,11 @@ def _handler(*roles: str) -> Callable[[Callable[..., dict[str, Any] | None]], Ca
                 result = fn(connection, data)
             except Refusal as refusal:
                 return {"ok": False, "error": refusal.message}
+            except OperationalError:
+                # The database cannot be reached (down, restarting, disk full): say so, and let
+                # the phone try again; the pool reconnects once the database is back.
+                log.warning("event %s: database unavailable", fn.__name__, exc_info=True)
+                return {"ok": False, "error": DATABASE_UNAVAILABLE}
             except Exception:
                 log.exception("event %s failed", fn.__name__)
                 return {"ok": False, "error": SERVER_FAULT}

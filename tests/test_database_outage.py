@@ -1,0 +1,171 @@
+"""The database goes away mid-workshop and comes back: a vote meanwhile is refused with a clear
+message, the server keeps serving, and once the database is reachable again votes are stored.
+
+No mock: PostgreSQL is reached through a small TCP forwarder that the test cuts and restores,
+as a network fault or a database restart would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from tests.conftest import PASSPHRASE, PG_HINT, last, log_in, received, require_service
+from voting import create_app
+from voting.control import SessionSpec, create_assessment, create_session
+from voting.database import Database, get_database
+from voting.events import DATABASE_UNAVAILABLE, socketio
+from voting.models import Vote, VoteHistory, VotingSession
+
+pytestmark = pytest.mark.services
+
+
+class Forwarder:
+    """127.0.0.1:<port> -> the database, with a switch: cut closes every connection and refuses
+    new ones; restore lets them through again."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.passing = threading.Event()
+        self.passing.set()
+        self.links: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.passing.is_set():
+                client.close()
+                continue
+            server = socket.create_connection(self.target, timeout=5)
+            with self.lock:
+                self.links += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.passing.clear()
+        with self.lock:
+            links, self.links = self.links, []
+        for link in links:
+            with contextlib.suppress(OSError):
+                link.shutdown(socket.SHUT_RDWR)
+            link.close()
+
+    def restore(self) -> None:
+        self.passing.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def outage_app(tmp_path: Any) -> Iterator[tuple[Flask, Forwarder, str]]:
+    url = os.environ.get("VOTING_TEST_DATABASE_URL")
+    if not url:
+        require_service(PG_HINT)
+    assert url is not None
+    direct = Database(url)
+    try:
+        direct.drop_schema()
+    except Exception as exc:
+        require_service(f"PostgreSQL at {url} is not reachable: {exc}")
+    finally:
+        direct.dispose()
+    parsed = make_url(url)
+    forwarder = Forwarder(parsed.host or "127.0.0.1", parsed.port or 5432)
+    forwarded = parsed.set(host="127.0.0.1", port=forwarder.port).render_as_string(
+        hide_password=False
+    )
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": forwarded,
+            "FACILITATOR_PASSPHRASE": PASSPHRASE,
+            "SECRET_KEY": "outage",
+            "ASYNC_MODE": "threading",
+            "TALLY_INTERVAL": 0,
+            "INSTANCE_DIR": str(tmp_path),
+        }
+    )
+    try:
+        yield app, forwarder, url
+    finally:
+        forwarder.close()
+        get_database(app).dispose()
+
+
+def _counts(url: str) -> tuple[int, int]:
+    database = Database(url)
+    try:
+        with database.read() as db:
+            return (
+                db.scalar(select(func.count()).select_from(Vote)) or 0,
+                db.scalar(select(func.count()).select_from(VoteHistory)) or 0,
+            )
+    finally:
+        database.dispose()
+
+
+def test_votes_are_refused_while_the_database_is_away_and_stored_once_it_is_back(
+    outage_app: tuple[Flask, Forwarder, str],
+) -> None:
+    app, forwarder, direct_url = outage_app
+    with app.app_context():
+        framework = app.extensions["voting_frameworks"]["early-help-2016"]
+        aid = create_assessment(get_database(), "Devon", "2017", framework, [])
+        sid = create_session(
+            get_database(),
+            aid,
+            SessionSpec("Forum", None, "mixed", "", ["culture"], "live", None, False),
+        )
+        with get_database().read() as db:
+            code = db.get(VotingSession, sid).join_code  # type: ignore[union-attr]
+    http = app.test_client()
+    log_in(http)
+    console = socketio.test_client(
+        app, flask_test_client=http, auth={"role": "console", "session_id": sid}
+    )
+    assert console.emit("control", {"action": "open", "strand": "culture"}, callback=True)["ok"]
+    phone = socketio.test_client(app, auth={"role": "phone", "code": code})
+    assert last(received(phone), "joined")["new"]
+    assert phone.emit("vote", {"strand": "culture", "level": 2}, callback=True)["ok"]
+
+    forwarder.cut()
+    away = phone.emit("vote", {"strand": "culture", "level": 4}, callback=True)
+    assert away == {"ok": False, "error": DATABASE_UNAVAILABLE}
+    assert phone.is_connected() and console.is_connected()
+    assert http.get("/").status_code == 200  # pages without the database still serve
+    assert _counts(direct_url) == (1, 1)  # nothing half-written
+
+    forwarder.restore()
+    back = phone.emit("vote", {"strand": "culture", "level": 4}, callback=True)
+    assert back["ok"] and back["vote"]["level"] == 4
+    assert _counts(direct_url) == (1, 2)
