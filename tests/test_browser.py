@@ -167,22 +167,29 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         # (a background tab gets no animation frames, which Playwright's clicks wait for).
         console.bring_to_front()
 
-        # 3. Three phones open the join URL; one fills in the profile, two skip it.
+        # 3. Five phones open the join URL (the one the QR code encodes); two fill in the
+        # profile, three skip it.
         phones: list[Page] = []
-        for n in (1, 2, 3):
-            page = errors.watch(new_context(**PHONE), f"phone{n}").new_page()
+        contexts = []
+        for n in (1, 2, 3, 4, 5):
+            context = errors.watch(new_context(**PHONE), f"phone{n}")
+            page = context.new_page()
             page.goto(join_url)
             pages[f"phone{n}"] = page
             phones.append(page)
+            contexts.append(context)
         for page in phones:
             expect(page.locator("#connection")).to_have_text("Connected")
             expect(page.get_by_role("heading", name="About you (optional)")).to_be_visible()
-        first, second, third = phones
+        first, second, third, fourth, fifth = phones
         first.locator('label[for="role-strategic"]').tap()
         first.get_by_label("Your sector or agency").select_option("Police")
         first.get_by_label("Your locality").select_option("North Herts")
         first.get_by_role("button", name="Continue").tap()
-        for page in (second, third):
+        fourth.locator('label[for="role-operational"]').tap()
+        fourth.get_by_label("Your sector or agency").select_option("Health")
+        fourth.get_by_role("button", name="Continue").tap()
+        for page in (second, third, fifth):
             page.get_by_role("button", name="Skip").tap()
         for page in phones:
             expect(page.locator("#profile")).to_be_hidden()
@@ -192,8 +199,8 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
             expect(page.locator(f"#opt-{FAMILY}-1")).to_be_disabled()
 
         # The projector and the console count the phones as they join, before anything starts.
-        expect(presenter.locator("#joined")).to_have_text("3")
-        expect(console.locator("#joined")).to_have_text("3")
+        expect(presenter.locator("#joined")).to_have_text("5")
+        expect(console.locator("#joined")).to_have_text("5")
 
         # 4. Start, open the first strand, vote; one phone changes its vote.
         console.get_by_role("button", name="Start session").click()
@@ -209,16 +216,27 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         tap_level(first, FAMILY, 2)
         tap_level(second, FAMILY, 3)
         tap_level(third, FAMILY, 1)
-        expect(family_row.locator("td.num")).to_have_text("3 of 3")
+        tap_level(fourth, FAMILY, 4)
+        expect(family_row.locator("td.num")).to_have_text("4 of 5")
         expect(family_row.locator(".distribution")).to_have_text(
-            "Early 1 · Developing 1 · Maturing 1 · Mature 0")
-        expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 3 voted")
+            "Early 1 · Developing 1 · Maturing 1 · Mature 1")
+        expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 4 voted")
         tap_level(third, FAMILY, 2)
         expect(third.locator(f"#opt-{FAMILY}-1")).not_to_be_checked()
         expect(family_row.locator(".distribution")).to_have_text(
-            "Early 0 · Developing 2 · Maturing 1 · Mature 0")
-        expect(family_row.locator("td.num")).to_have_text("3 of 3")
-        expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 3 voted")
+            "Early 0 · Developing 2 · Maturing 1 · Mature 1")
+        # The fifth phone loses its connection, votes anyway: the vote waits, then is sent.
+        contexts[4].set_offline(True)
+        expect(fifth.locator("#connection")).to_contain_text("Offline")
+        fifth.locator(f'label[for="opt-{FAMILY}-3"]').tap()
+        expect(fifth.locator(f"#status-{FAMILY}")).to_have_text("Waiting to send: you are offline.")
+        expect(family_row.locator("td.num")).to_have_text("4 of 5")
+        contexts[4].set_offline(False)
+        expect(fifth.locator(f"#status-{FAMILY}")).to_have_text("Your vote is saved: Maturing.")
+        expect(family_row.locator(".distribution")).to_have_text(
+            "Early 0 · Developing 2 · Maturing 2 · Mature 1")
+        expect(family_row.locator("td.num")).to_have_text("5 of 5")
+        expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 5 voted")
         # Results are hidden until the facilitator shows them.
         expect(presenter.locator("#strand-results .bar-row")).to_have_count(0)
         for page in phones:
@@ -230,12 +248,12 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         expect(console.locator("#results-toggle")).to_have_attribute("aria-pressed", "true")
         expect(presenter.locator("#strand-results .bar-label")).to_have_text(LEVELS)
         expect(presenter.locator("#strand-results .bar-value")).to_have_text(
-            ["0 (0%)", "2 (67%)", "1 (33%)", "0 (0%)"])
+            ["0 (0%)", "2 (40%)", "2 (40%)", "1 (20%)"])
         for page in phones:
             expect(page.locator(f"#results-{FAMILY} .results-title")).to_have_text(
                 "How the room voted")
             expect(page.locator(f"#results-{FAMILY} .bar-value")).to_have_text(
-                ["0 (0%)", "2 (67%)", "1 (33%)", "0 (0%)"])
+                ["0 (0%)", "2 (40%)", "2 (40%)", "1 (20%)"])
 
         # Revealing while voting is open is refused, so the rating cannot anchor the votes.
         console.locator(f"#reveal-{FAMILY}").click()
@@ -247,7 +265,7 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         console.locator(f"#close-{FAMILY}").click()
         expect(console.locator("#console-message")).to_have_text(
             f"Voting closed on {FAMILY_NAME}.")
-        expect(presenter.locator("#strand-status")).to_have_text("Voting is closed · 3 voted")
+        expect(presenter.locator("#strand-status")).to_have_text("Voting is closed · 5 voted")
         for page in phones:
             expect(page.locator(f"#state-{FAMILY}")).to_have_text(
                 "Voting on this strand is closed.")
@@ -292,26 +310,29 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         screenshot(console, "console.png")
         screenshot(presenter, "presenter.png")
 
-        # Next strand: everyone moves on, and still three joined (the reload was no newcomer).
+        # Next strand: everyone moves on, and still five joined (the reload was no newcomer).
         console.get_by_role("button", name="Next strand").click()
         expect(console.locator("#console-message")).to_have_text("Now showing Leadership.")
         expect(presenter.locator("#strand-title")).to_have_text("2. Leadership")
         expect(presenter.locator("#strand-status")).to_have_text("Voting opens soon · 0 voted")
         expect_no_desk_rating(presenter)
-        expect(presenter.locator("#joined")).to_have_text("3")
-        expect(console.locator("#joined")).to_have_text("3")
+        expect(presenter.locator("#joined")).to_have_text("5")
+        expect(console.locator("#joined")).to_have_text("5")
         for page in phones:
             expect(page.locator("#title-leadership")).to_have_text("2. Leadership")
             expect(page.locator(f"#card-{FAMILY}")).to_have_count(0)
 
-        # The download holds the three votes, the profile attached to its voter's.
+        # The download holds the five votes (the queued one once), profiles with their votes.
         download = facilitator.request.get(f"{base}/facilitator/sessions/{sid}/votes.csv")
         assert download.ok
         votes = list(csv.DictReader(io.StringIO(download.text())))
-        assert sorted(v["level"] for v in votes) == ["Developing", "Developing", "Maturing"]
-        assert {(v["role"], v["sector"], v["participant_locality"], v["level"])
-                for v in votes} == {("strategic", "Police", "North Herts", "Developing"),
-                                    ("", "", "", "Developing"), ("", "", "", "Maturing")}
+        assert sorted(v["level"] for v in votes) == [
+            "Developing", "Developing", "Mature", "Maturing", "Maturing"]
+        assert sorted((v["role"], v["sector"], v["participant_locality"], v["level"])
+                      for v in votes) == sorted([
+            ("strategic", "Police", "North Herts", "Developing"),
+            ("operational", "Health", "", "Mature"),
+            ("", "", "", "Developing"), ("", "", "", "Maturing"), ("", "", "", "Maturing")])
 
         assert errors.errors == []
 
