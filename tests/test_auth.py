@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -157,3 +158,37 @@ def test_logging_out_closes_that_logins_screens(
     assert not console.is_connected() and not presenter.is_connected()
     assert other.is_connected()
     assert control(other, action="start")["ok"]
+
+
+def test_the_login_cookie_is_httponly_samesite_and_secure_behind_https(
+    settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voting.config import Config
+
+    for public_url, secure in (
+        ("http://192.168.1.20:5000", False),
+        ("https://vote.example.gov.uk", True),
+    ):
+        config = {**settings, "PUBLIC_URL": public_url}
+        # As the Config class decides it from VOTING_PUBLIC_URL.
+        config["SESSION_COOKIE_SECURE"] = public_url.startswith("https://")
+        app = create_app(config)
+        try:
+            client = app.test_client()
+            response = log_in(client)
+            cookie = next(
+                v
+                for k, v in response.headers.items()
+                if k == "Set-Cookie" and v.startswith("session=")
+            )
+            attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+            assert "httponly" in attributes
+            assert "samesite=lax" in cookie.lower().replace(" ", "")
+            assert ("secure" in attributes) is secure
+        finally:
+            get_database(app).dispose()
+    # And the default Config derives Secure from the public URL itself.
+    monkeypatch.setenv("VOTING_PUBLIC_URL", "https://vote.example.gov.uk")
+    assert Config().SESSION_COOKIE_SECURE is True
+    monkeypatch.setenv("VOTING_PUBLIC_URL", "http://192.168.1.20:5000")
+    assert Config().SESSION_COOKIE_SECURE is False
