@@ -169,3 +169,67 @@ def test_votes_are_refused_while_the_database_is_away_and_stored_once_it_is_back
     back = phone.emit("vote", {"strand": "culture", "level": 4}, callback=True)
     assert back["ok"] and back["vote"]["level"] == 4
     assert _counts(direct_url) == (1, 2)
+
+
+def test_a_full_disk_refuses_the_vote_clearly_and_voting_resumes_when_there_is_room(
+    tmp_path: Any,
+) -> None:
+    """SQLite's `max_page_count` caps the database file at its present size: the next write
+    fails with SQLITE_FULL, exactly as on a full disk. Lifting the cap is the disk freed."""
+    from sqlalchemy import event
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'voting.sqlite3'}",
+            "FACILITATOR_PASSPHRASE": PASSPHRASE,
+            "SECRET_KEY": "full",
+            "ASYNC_MODE": "threading",
+            "TALLY_INTERVAL": 0,
+            "INSTANCE_DIR": str(tmp_path),
+        }
+    )
+    try:
+        with app.app_context():
+            framework = app.extensions["voting_frameworks"]["early-help-2016"]
+            aid = create_assessment(get_database(), "Devon", "2017", framework, [])
+            sid = create_session(
+                get_database(),
+                aid,
+                SessionSpec("Forum", None, "mixed", "", ["culture"], "live", None, False),
+            )
+            with get_database().read() as db:
+                code = db.get(VotingSession, sid).join_code  # type: ignore[union-attr]
+        http = app.test_client()
+        log_in(http)
+        console = socketio.test_client(
+            app, flask_test_client=http, auth={"role": "console", "session_id": sid}
+        )
+        assert console.emit("control", {"action": "open", "strand": "culture"}, callback=True)["ok"]
+        phones = [socketio.test_client(app, auth={"role": "phone", "code": code}) for _ in range(2)]
+        engine = get_database(app).engine
+
+        def full(dbapi_connection: Any, _record: Any) -> None:
+            pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+            dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+        event.listen(engine, "connect", full)
+        engine.dispose()
+        # Enough changed votes (each a history row with a long comment) to need a new page.
+        refusals = [
+            p.emit("vote", {"strand": "culture", "level": 2, "comment": "x" * 500}, callback=True)
+            for p in phones
+            for _ in range(15)
+        ]
+        assert {"ok": False, "error": DATABASE_UNAVAILABLE} in refusals
+        assert all(p.is_connected() for p in phones)
+
+        event.remove(engine, "connect", full)
+        engine.dispose()
+        for p in phones:
+            assert p.emit("vote", {"strand": "culture", "level": 3}, callback=True)["ok"]
+        with get_database(app).read() as db:
+            levels = db.scalars(select(Vote.level).where(Vote.session_id == sid)).all()
+        assert sorted(levels) == [3, 3]
+    finally:
+        get_database(app).dispose()
