@@ -664,3 +664,18 @@ def test_unknown_ids_in_addresses_are_not_found(
 ) -> None:
     response = facilitator.get(path.format(number))
     assert_page(response, (200, 404))
+
+
+@fuzz(40)
+@given(
+    compare=form_text,
+    page=st.sampled_from(["results", "report", "summary.csv"]),
+)
+@example(compare="²", page="results")
+def test_any_comparison_in_a_results_address_is_answered_clearly(
+    app: Flask, facilitator: FlaskClient, assessment_id: int, compare: str, page: str
+) -> None:
+    response = facilitator.get(
+        f"/facilitator/assessments/{assessment_id}/{page}?compare={form_bytes(compare)}"
+    )
+    assert_page(response, (200, 400, 404))

@@ -36,7 +36,8 @@ def _min_group_size() -> int:
 
 def _compare_id() -> int | None:
     raw = request.args.get("compare", "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    # ASCII digits only: "²".isdigit() is true, but int() refuses it (a 500, found by hypothesis).
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 def _results_or_404(assessment_id: int, session_id: int | None = None) -> Results:
