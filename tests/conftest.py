@@ -73,6 +73,9 @@ def settings(database_url: str, tmp_path: Any) -> dict[str, Any]:
         "TALLY_INTERVAL": 0,
         "INSTANCE_DIR": str(tmp_path),
         "PUBLIC_URL": "https://vote.example.org",
+        # Tests send many events from one test client in a row; the limit has its own tests
+        # (test_limits.py), and real-server tests run with the production limits.
+        "EVENT_BURST": 1000,
     }
 
 

@@ -209,7 +209,7 @@ def _login_wrong(stage: Stage) -> Page:
     page.get_by_role("button", name="Log in").click()
     expect(page.locator(".error-summary")).to_be_focused()
     expect(page.get_by_label("Passphrase", exact=True)).to_have_accessible_description(
-        re.compile(r"Error: That passphrase is not right")
+        re.compile(r"Error: That account name or passphrase is not right")
     )
     return error_summary(page)
 
@@ -426,6 +426,59 @@ def _self_paced(stage: Stage) -> Iterator[tuple[str, Page]]:
     expect(phone.locator(".strand-card")).to_have_count(3)
     expect(phone.locator(f"#results-{FAMILY} .bar-row")).to_have_count(len(LEVELS))
     yield "phone", phone
+
+
+# The results: what the facilitator takes to the board.
+
+
+def _results_stage(stage: Stage) -> tuple[Workshop, Session]:
+    """A fresh workshop with two forums, votes on two strands and a re-vote round."""
+    workshop = stage.fresh_workshop()
+    first = workshop.new_session("Conference workshop")
+    second = workshop.new_session("District group", strands=[FAMILY])
+    workshop.run_to(first, "start", "open")
+    workshop.votes(first, FAMILY, [1, 1, 1, 4, 4, 4])
+    workshop.control(first, "close", strand=FAMILY)
+    workshop.control(first, "revote", strand=FAMILY)
+    workshop.votes(first, FAMILY, [2, 2, 2, 3, 3])
+    workshop.run_to(second, "start", "open")
+    workshop.votes(second, FAMILY, [2, 3, 3])
+    return workshop, first
+
+
+@page_case("results across forums")
+def _results(stage: Stage) -> Page:
+    workshop, _ = _results_stage(stage)
+    page = stage.facilitator(f"/facilitator/assessments/{workshop.assessment()}/results", workshop)
+    return h1(page, "Results across all forums")
+
+
+@page_case("results of one session")
+def _session_results(stage: Stage) -> Page:
+    workshop, first = _results_stage(stage)
+    page = stage.facilitator(f"/facilitator/sessions/{first.id}/results", workshop)
+    return h1(page, "Results: Conference workshop")
+
+
+@page_case("report")
+def _report(stage: Stage) -> Page:
+    workshop, _ = _results_stage(stage)
+    page = stage.facilitator(f"/facilitator/assessments/{workshop.assessment()}/report", workshop)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("maturity self-assessment")
+    return page
+
+
+@page_case("agreed ratings")
+def _agreed(stage: Stage) -> Page:
+    page = stage.facilitator(f"/facilitator/assessments/{stage.workshop.assessment()}/agreed")
+    return h1(page, "Agreed ratings and next steps")
+
+
+@page_case("delete a session, confirmation")
+def _delete(stage: Stage) -> Page:
+    session = stage.workshop.new_session("To be deleted")
+    page = stage.facilitator(f"/facilitator/sessions/{session.id}/delete")
+    return h1(page, "Delete the session To be deleted?")
 
 
 # ------------------------------------------------------------------ running axe

@@ -727,3 +727,25 @@ def test_agreed_form_refuses_bad_ratings_and_changes_nothing(
     assert stored["family-experience"] == ("Developing", "Keep going.")
     assert stored["leadership"] == ("Maturing/Mature", "")
     assert ok(facilitator.get(url))
+
+
+def test_a_split_room_shows_on_its_chart_not_only_in_words(
+    app: Flask, facilitator: FlaskClient, assessment_id: int
+) -> None:
+    session = make_session(
+        app, assessment_id, strand_keys=["leadership", "culture"], collect_profile=False
+    )
+    console = screen(app, facilitator, "console", session.id)
+    control(console, action="open", strand="leadership")
+    for level in (1, 1, 1, 4, 4, 4):
+        assert vote(phone(app, session.join_code), "leadership", level)["ok"]
+    control(console, action="open", strand="culture")
+    for level in (2, 2, 2, 3, 2, 2):
+        assert vote(phone(app, session.join_code), "culture", level)["ok"]
+    base = f"/facilitator/assessments/{assessment_id}/charts"
+    split = facilitator.get(f"{base}/leadership.svg").get_data(True)
+    agreed = facilitator.get(f"{base}/culture.svg").get_data(True)
+    assert ">Split: votes cluster at Early and Mature</text>" in split
+    assert "Split:" not in agreed
+    page = facilitator.get(f"/facilitator/assessments/{assessment_id}/results").get_data(True)
+    assert ">Split: votes cluster at Early and Mature</text>" in page  # the inline chart too

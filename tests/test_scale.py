@@ -1,7 +1,8 @@
 """Scale-out: two real eventlet workers sharing Redis (VOTING_MESSAGE_QUEUE) and one PostgreSQL
 database. Phones split across both vote, some move to the other worker with their token and
 change their vote there; the presenter on worker 1 and the console on worker 2 end on the exact
-counts, and the database holds one vote per phone (none lost, none counted twice)."""
+counts, and the database holds one vote per phone (none lost, none counted twice). Logging out
+on one worker closes the login's screens on both."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import requests
 import socketio
 from sqlalchemy import func, select
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, csrf_from
 from tests.servers import RunningServer, _wait_until_up, running_server
 from tests.services import fresh_channel, fresh_schema, postgres_url, redis_url
 from tests.test_server import create_workshop
@@ -158,6 +159,17 @@ async def _workshop(one: RunningServer, two: RunningServer) -> dict[str, Any]:
         )
     )
     assert await _until(lambda: bool(heard))
+
+    # Logging out on worker 1 closes the login's presenter there and its console on worker 2.
+    page = http.get(f"{one.url}/facilitator/", timeout=10)
+    out = http.post(
+        f"{one.url}/logout",
+        data={"csrf_token": csrf_from(page.text)},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert out.status_code == 302, out.text
+    logged_out = await _until(lambda: not presenter.connected and not console.connected)
     for client in [*phones, *moved, other_tab, presenter, console]:
         if client.connected:
             await client.disconnect()
@@ -168,6 +180,7 @@ async def _workshop(one: RunningServer, two: RunningServer) -> dict[str, Any]:
         "console": seen["console"][-1:],
         "heard": heard,
         "moved": len(movers),
+        "logged_out": logged_out,
     }
 
 
@@ -200,6 +213,7 @@ def test_two_eventlet_workers_share_redis_and_postgres(tmp_path: Path) -> None:
         assert result["exact"], result
         assert result["presenter"][-1]["voted"][STRAND] == PHONES
         assert result["heard"][-1]["strand"] == STRAND
+        assert result["logged_out"], "a screen outlived its login on one of the workers"
         assert "Traceback" not in logs, logs
         assert _count(url, Participant) == PHONES
         assert _count(url, Vote) == PHONES

@@ -8,9 +8,19 @@ from typing import Any
 from flask import Flask, Response, abort, render_template, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from voting import auth, database, events, facilitate, frameworks, participate, reports
+from voting import (
+    auth,
+    database,
+    events,
+    facilitate,
+    frameworks,
+    participate,
+    reports,
+    retention,
+)
 from voting.config import PROJECT_ROOT, Config
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     Compress(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     database.init_app(app)
+    app.extensions["voting_purged"] = retention.purge_due(database.get_database(app))
     auth.init_app(app)
     _load_frameworks(app)
     app.register_blueprint(participate.bp)
@@ -55,6 +66,9 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     events.init_app(app)
     app.before_request(_refuse_nul_in_fields)
+    if app.config.get("PROXY_COUNT"):
+        # Outermost, so that Socket.IO handshakes see the client's address too (rate limits).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]))
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     return app

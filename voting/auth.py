@@ -23,12 +23,13 @@ from flask import (
     url_for,
 )
 from flask.cli import with_appcontext
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from voting import accounts
 from voting.database import get_database
-from voting.models import AppSetting, VotingSession
+from voting.models import AppSetting
+from voting.ratelimit import TOO_MANY_ATTEMPTS, limits
 
 bp = Blueprint("auth", __name__)
 
@@ -48,6 +49,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["is_facilitator"] = is_facilitator
     app.cli.add_command(reset_passphrase_command)
+    app.cli.add_command(add_facilitator_command)
 
 
 def _stored_or_new(app: Flask, key: str, candidate: str) -> str:
@@ -107,8 +109,8 @@ def login_id() -> str | None:
 
 
 def may_run_session(session_id: int) -> bool:
-    with get_database().read() as db:
-        return db.scalar(select(VotingSession.id).where(VotingSession.id == session_id)) is not None
+    """The session exists and belongs to the logged-in account."""
+    return accounts.owns_session(get_database(), session_id)
 
 
 def login_required(view: F) -> F:
@@ -155,14 +157,32 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     error = None
     if request.method == "POST":
+        guesses, address = limits().login, limits().address_key()
+        if guesses.blocked(address):
+            # Refused before the passphrase is even compared, so a guess cannot be confirmed.
+            error = TOO_MANY_ATTEMPTS
+            return render_template(
+                "login.html", error=error, next=request.values.get("next", "")
+            ), 429
         candidate = request.form.get("passphrase", "")
-        if len(candidate) <= 200 and passphrase_matches(candidate):
+        name = request.form.get("account", "").strip().lower()[:60]
+        account_id = None
+        if len(candidate) > 200:
+            admitted = False
+        elif name:
+            account_id = accounts.verify(get_database(), name, candidate)
+            admitted = account_id is not None
+        else:
+            admitted = passphrase_matches(candidate)
+        if admitted:
             session.clear()
             session["facilitator"] = True
+            session[accounts.ACCOUNT_KEY] = account_id
             session["login_id"] = secrets.token_urlsafe(16)
             session.permanent = True
             return redirect(_safe_next(request.form.get("next")))
-        error = "That passphrase is not right. Check it and try again."
+        guesses.take(address)
+        error = "That account name or passphrase is not right. Check them and try again."
     status = 401 if error else 200
     return render_template("login.html", error=error, next=request.values.get("next", "")), status
 
@@ -191,3 +211,16 @@ def reset_passphrase_command() -> None:
     passphrase = new_passphrase()
     set_passphrase(current_app, passphrase)
     click.echo(f"New facilitator passphrase: {passphrase}")
+
+
+@click.command("add-facilitator")
+@click.argument("name")
+@with_appcontext
+def add_facilitator_command(name: str) -> None:
+    """Create a facilitator account NAME with its own assessments; prints its passphrase."""
+    passphrase = new_passphrase()
+    try:
+        accounts.create_account(get_database(), name.strip().lower(), passphrase)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Account {name.strip().lower()} created. Its passphrase: {passphrase}")

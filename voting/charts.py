@@ -25,10 +25,12 @@ def grouped_bars(
     level_names: Sequence[str],
     series: Sequence[tuple[str, Sequence[int] | None]],
     desk_levels: Sequence[int] = (),
+    note: str | None = None,
 ) -> str:
     """One group of bars per series (a forum, say), one bar per level, coloured by level.
 
-    A series whose counts are None is suppressed and drawn as a note instead of bars.
+    A series whose counts are None is suppressed and drawn as a note instead of bars. `note` is
+    a line printed on the chart itself, so that a split room shows in the picture too.
     """
     levels = len(level_names)
     bar, gap, group_gap = 18, 4, 28
@@ -52,6 +54,11 @@ def grouped_bars(
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
     ]
     parts += _legend(level_names, desk_levels, left)
+    if note:
+        parts.append(
+            f'<text x="{left}" y="44" fill="{LEVEL_COLOURS[0]}" font-weight="700">'
+            f"{escape(note)}</text>"
+        )
     baseline = top + plot_height
     for step in _ticks(peak):
         y = baseline - step * scale

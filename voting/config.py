@@ -51,6 +51,15 @@ class Config:
         self.TALLY_INTERVAL: float = _env_float("TALLY_INTERVAL", 0.1)
         # Groups smaller than this are shown as "fewer than N" and never broken down.
         self.MIN_GROUP_SIZE: int = int(_env_float("MIN_GROUP_SIZE", 5))
+        # Rate limits per process (voting/ratelimit.py); 0 turns one off. Wrong passphrases and
+        # unknown join codes per client address, and events per phone or screen.
+        self.LOGIN_ATTEMPTS_PER_MINUTE: float = _env_float("LOGIN_ATTEMPTS_PER_MINUTE", 10)
+        self.JOIN_ATTEMPTS_PER_MINUTE: float = _env_float("JOIN_ATTEMPTS_PER_MINUTE", 20)
+        self.EVENT_BURST: float = _env_float("EVENT_BURST", 20)
+        self.EVENTS_PER_SECOND: float = _env_float("EVENTS_PER_SECOND", 10)
+        # Behind a reverse proxy every request comes from the proxy's address: set this to the
+        # number of proxies in front, so that X-Forwarded-For gives the client's (for the limits).
+        self.PROXY_COUNT: int = int(_env_float("PROXY_COUNT", 0))
         self.MAX_COMMENT_LENGTH: int = 500
         self.MAX_HTTP_BUFFER_SIZE: int = 64 * 1024
         self.MAX_CONTENT_LENGTH: int = 2 * 1024 * 1024

@@ -55,10 +55,16 @@ def new_join_code() -> str:
 
 
 def create_assessment(
-    database: Database, area: str, period: str, framework: Framework, localities: list[str]
+    database: Database,
+    area: str,
+    period: str,
+    framework: Framework,
+    localities: list[str],
+    owner_id: int | None = None,
 ) -> int:
     with database.write() as db:
         assessment = Assessment(
+            owner_id=owner_id,
             area=area,
             period=period,
             framework_id=framework.id,

@@ -22,6 +22,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 from voting import auth, snapshots, votes
 from voting.control import apply_action
 from voting.database import get_database
+from voting.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, limits
 from voting.validation import Refusal, as_payload, int_field, text_field, whole_number
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,9 @@ def room(kind: str, session_id: int) -> str:
 
 
 class TallyBus:
-    """Tells every worker that a session's counts changed: a small Redis pub/sub channel beside
-    Socket.IO's own (VOTING_MESSAGE_QUEUE), carrying only session ids."""
+    """Tells every worker that a session's counts changed, or that a facilitator login ended: a
+    small Redis pub/sub channel beside Socket.IO's own (VOTING_MESSAGE_QUEUE), carrying session
+    ids and `logout:<login id>`."""
 
     def __init__(self, url: str, channel: str) -> None:
         import redis  # only multi-worker deployments need it (the `redis` extra)
@@ -87,10 +89,13 @@ class TallyBus:
     def publish(self, session_id: int) -> None:
         self._publisher.publish(self.channel, str(session_id))
 
-    def listen(self, deliver: Callable[[int], None]) -> None:
-        """Deliver every session id heard, for as long as the worker runs (a background task).
-        A lost connection is retried with backoff; signals sent meanwhile are lost, so a screen
-        may show a stale tally until the next vote or its next snapshot."""
+    def publish_logout(self, login_id: str) -> None:
+        self._publisher.publish(self.channel, f"logout:{login_id}")
+
+    def listen(self, deliver: Callable[[int], None], logout: Callable[[str], None]) -> None:
+        """Deliver every session id and ended login heard, for as long as the worker runs (a
+        background task). A lost connection is retried with backoff; signals sent meanwhile are
+        lost, so a screen may show a stale tally until the next vote or its next snapshot."""
         import redis
 
         delay = 1.0
@@ -100,8 +105,13 @@ class TallyBus:
                 pubsub.subscribe(self.channel)
                 delay = 1.0
                 for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        deliver(int(message["data"]))
+                    if message.get("type") != "message":
+                        continue
+                    data = message["data"].decode("utf-8", "replace")
+                    if data.startswith("logout:"):
+                        logout(data.removeprefix("logout:"))
+                    else:
+                        deliver(int(data))
             except Exception:
                 log.exception("tally signals from %s lost; retrying in %.0f s", self.url, delay)
             socketio.sleep(delay)
@@ -149,7 +159,7 @@ class TallyCoalescer:
             if self._listening:
                 return
             self._listening = True
-        socketio.start_background_task(self.bus.listen, self.recount)
+        socketio.start_background_task(self.bus.listen, self.recount, _logout_heard)
 
     def mark(self, session_id: int) -> None:
         if self.interval <= 0:  # tests: every vote counted and sent before its ack
@@ -279,7 +289,15 @@ def on_connect(auth_data: Any = None) -> None:
 def _connect_phone(payload: dict[str, Any]) -> tuple[Connection, dict[str, Any] | None]:
     code = text_field(payload, "code", "the session code", max_length=20)
     token = text_field(payload, "token", "the participant token", max_length=100, required=False)
-    joined = votes.join(get_database(), code, token or None)
+    # Unknown codes count against the address, so codes cannot be found by trying them.
+    guesses, address = limits().join, limits().address_key()
+    if guesses.blocked(address):
+        raise Refusal(TOO_MANY_ATTEMPTS)
+    try:
+        joined = votes.join(get_database(), code, token or None)
+    except votes.UnknownCode:
+        guesses.take(address)
+        raise
     connection = Connection("phone", joined.session_id, joined.participant_id)
     # The token goes back to the phone that made it, and only then, so it can rejoin later.
     return connection, {"token": joined.token, "new": joined.is_new}
@@ -295,8 +313,25 @@ def _connect_screen(role: str, payload: dict[str, Any]) -> tuple[Connection, Non
 
 
 def disconnect_login(login_id: str) -> int:
-    """Close this worker's consoles and presenters opened under a login that has just ended
-    (a socket keeps the copy of the login it connected with, so logging out must reach it)."""
+    """Close the consoles and presenters opened under a login that has just ended (a socket
+    keeps the copy of the login it connected with, so logging out must reach it): this
+    worker's at once, other workers' through `TallyBus`. Returns how many this worker closed."""
+    closed = _disconnect_local_login(login_id)
+    bus = current_app.extensions["voting_tallies"].bus
+    if bus is not None:
+        try:
+            bus.publish_logout(login_id)
+        except Exception:  # Redis is down: other workers' screens stay until they reconnect
+            log.exception("logout not signalled to other workers")
+    return closed
+
+
+def _logout_heard(login_id: str) -> None:
+    # Off the listener, which must keep reading signals.
+    socketio.start_background_task(_disconnect_local_login, login_id)
+
+
+def _disconnect_local_login(login_id: str) -> int:
     sids = [sid for sid, c in list(_connections.items()) if c.login_id == login_id]
     for sid in sids:
         _connections.pop(sid, None)
@@ -329,6 +364,12 @@ def _handler(*roles: str) -> Callable[[Callable[..., dict[str, Any] | None]], Ca
         @functools.wraps(fn)
         def inner(data: Any = None, *_extra: Any) -> dict[str, Any]:
             connection = _connections.get(request.sid)
+            # One phone (all its tabs) or one screen cannot flood the session.
+            key = request.sid
+            if connection is not None and connection.participant_id is not None:
+                key = f"participant:{connection.participant_id}"
+            if not limits().events.allow(key):
+                return {"ok": False, "error": TOO_MANY_MESSAGES}
             if connection is None or connection.role not in roles:
                 return {"ok": False, "error": "This screen is not allowed to do that."}
             if connection.role != "phone" and not auth.is_facilitator():

@@ -20,6 +20,7 @@ from flask import (
 from sqlalchemy import func, select
 
 from voting import exports
+from voting.accounts import current_account, owned_assessments, owns
 from voting.auth import login_required
 from voting.control import (
     DeskEntry,
@@ -58,7 +59,8 @@ def _field(name: str, max_length: int) -> str:
 
 def _assessment_or_404(db: Any, assessment_id: int) -> Assessment:
     assessment = db.get(Assessment, assessment_id)
-    if assessment is None:
+    # Another account's assessment is answered exactly as a missing one.
+    if assessment is None or not owns(assessment):
         abort(404, description="There is no such assessment.")
     return assessment
 
@@ -66,7 +68,7 @@ def _assessment_or_404(db: Any, assessment_id: int) -> Assessment:
 @bp.route("/")
 def dashboard() -> str:
     with get_database().read() as db:
-        assessments = db.scalars(select(Assessment).order_by(Assessment.id.desc())).all()
+        assessments = db.scalars(owned_assessments()).all()
         session_counts = dict(
             db.execute(
                 select(VotingSession.assessment_id, func.count()).group_by(
@@ -91,7 +93,9 @@ def new_assessment() -> Any:
         framework = _chosen_framework(errors)
         localities = _lines(request.form.get("localities", ""), 80, 60)
         if not errors and framework is not None:
-            assessment_id = create_assessment(get_database(), area, period, framework, localities)
+            assessment_id = create_assessment(
+                get_database(), area, period, framework, localities, owner_id=current_account()
+            )
             flash("Assessment created. Record the desk assessment next.")
             return redirect(url_for("facilitate.assessment", assessment_id=assessment_id))
     return render_template(
@@ -270,7 +274,7 @@ def _local_to_utc(value: str) -> datetime | None:
 
 def _session_or_404(db: Any, session_id: int) -> VotingSession:
     found = db.get(VotingSession, session_id)
-    if found is None:
+    if found is None or not owns(found.assessment):
         abort(404, description="There is no such session.")
     return found
 
@@ -418,7 +422,8 @@ def retention(assessment_id: int) -> Any:
     purged = purge_due(get_database())
     message = (
         f"Raw votes will be deleted {raw} days after each session's date; totals are kept."
-        if raw else "Raw votes will be kept until you delete them."
+        if raw
+        else "Raw votes will be kept until you delete them."
     )
     if purged:
         message += f" Raw votes of {len(purged)} session(s) past that date were deleted now."

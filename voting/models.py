@@ -53,12 +53,28 @@ class AppSetting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class Facilitator(Base):
+    """A named facilitator account beside the main one (the passphrase set at start-up), so
+    that one deployment can serve several areas without any of them seeing another's data."""
+
+    __tablename__ = "facilitators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    passphrase_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Assessment(Base):
     """One area's exercise for one period, against a snapshot of one framework."""
 
     __tablename__ = "assessments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The account that owns it; None is the main account.
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facilitators.id", ondelete="RESTRICT"), index=True
+    )
     area: Mapped[str] = mapped_column(String(120))
     period: Mapped[str] = mapped_column(String(60))
     framework_id: Mapped[str] = mapped_column(String(80))

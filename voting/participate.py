@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from voting.database import get_database
 from voting.qrcodes import join_url, qr_svg
+from voting.ratelimit import TOO_MANY_ATTEMPTS, limits
 from voting.votes import find_session_by_code, normalise_code
 
 bp = Blueprint("participate", __name__)
@@ -55,4 +56,24 @@ def qr(code: str) -> Response:
         abort(404)
     response = Response(qr_svg(join_url(session.join_code)), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Every page that answers whether a code exists: a miss counts against the client's address, so
+# that codes cannot be found by trying them (see voting/ratelimit.py).
+_LOOKUPS = ("participate.join", "participate.vote_page", "participate.qr")
+
+
+@bp.before_request
+def _refuse_guessers() -> Any:
+    if request.endpoint in _LOOKUPS and limits().join.blocked(limits().address_key()):
+        code = (request.args.get("code") or (request.view_args or {}).get("code") or "")[:40]
+        return render_template("join.html", code=code, error=TOO_MANY_ATTEMPTS), 429
+    return None
+
+
+@bp.after_request
+def _count_misses(response: Response) -> Response:
+    if request.endpoint in _LOOKUPS and response.status_code == 404:
+        limits().join.take(limits().address_key())
     return response

@@ -18,6 +18,7 @@ from flask import (
 )
 
 from voting import analysis, charts, exports
+from voting.accounts import owns
 from voting.auth import login_required
 from voting.control import AgreedEntry, framework_of, save_agreed_ratings
 from voting.database import get_database
@@ -47,7 +48,7 @@ def _results_or_404(assessment_id: int, session_id: int | None = None) -> Result
             compare_id=_compare_id(),
             min_group_size=_min_group_size(),
         )
-        if found is None:
+        if found is None or not owns(found.assessment):
             abort(404, description="There is no such assessment.")
         # Touch what the templates read, while the database session is open.
         _ = [s.strand_keys for s in found.sessions]
@@ -79,6 +80,7 @@ def strand_chart(results: Results, strand: StrandResult) -> str:
         level_names=results.level_names,
         series=series,
         desk_levels=strand.desk.levels if strand.desk else (),
+        note=f"Split: {strand.figures.split_reason}" if strand.figures.split else None,
     )
 
 
@@ -107,7 +109,7 @@ def assessment_results(assessment_id: int) -> str:
 def session_results(session_id: int) -> str:
     with get_database().read() as db:
         session = db.get(VotingSession, session_id)
-        if session is None:
+        if session is None or not owns(session.assessment):
             abort(404, description="There is no such session.")
         assessment_id = session.assessment_id
     results = _results_or_404(assessment_id, session_id=session_id)
@@ -165,7 +167,7 @@ def workbook(assessment_id: int) -> Response:
 def agreed(assessment_id: int) -> Any:
     with get_database().read() as db:
         assessment = db.get(Assessment, assessment_id)
-        if assessment is None:
+        if assessment is None or not owns(assessment):
             abort(404, description="There is no such assessment.")
         framework = framework_of(assessment)
         ratings = {a.strand_key: a for a in assessment.agreed_ratings}

@@ -432,7 +432,7 @@ def _previous(
 ) -> tuple[Assessment, dict[str, tuple[int, ...]]] | None:
     """Another assessment's current counts per strand, when it uses the same levels."""
     other = db.get(Assessment, compare_id)
-    if other is None or other.id == assessment.id:
+    if other is None or other.id == assessment.id or other.owner_id != assessment.owner_id:
         return None
     other_framework = framework_of(other)
     if [lv.key for lv in other_framework.levels] != [lv.key for lv in framework.levels]:
@@ -481,7 +481,14 @@ def comparable_assessments(db: Session, assessment: Assessment) -> list[Assessme
     return list(
         db.scalars(
             select(Assessment)
-            .where(Assessment.area == assessment.area, Assessment.id != assessment.id)
+            .where(
+                Assessment.area == assessment.area,
+                Assessment.id != assessment.id,
+                # Only the same account's: last year's of another area's account stays unseen.
+                Assessment.owner_id.is_(None)
+                if assessment.owner_id is None
+                else Assessment.owner_id == assessment.owner_id,
+            )
             .order_by(Assessment.id.desc())
         )
     )

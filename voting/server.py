@@ -49,11 +49,25 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "purge", help="delete raw votes past each assessment's retention period (totals kept)"
     )
+    add = commands.add_parser("add-facilitator", help="create a facilitator account")
+    add.add_argument("name", help="the account name, e.g. hertfordshire")
+    backup = commands.add_parser("backup", help="copy the SQLite database (PostgreSQL: pg_dump)")
+    backup.add_argument("path", nargs="?", help="file or folder (default: sessions/backups/)")
+    export = commands.add_parser("export-all", help="write each assessment as a JSON backup")
+    export.add_argument("directory", nargs="?", help="folder (default: sessions/backups/…)")
+    restore = commands.add_parser("import", help="restore one assessment from a JSON backup")
+    restore.add_argument("file")
     args = parser.parse_args(argv)
+    if args.command in ("backup", "export-all", "import"):
+        from voting.backups import run_command  # not at the top: serve patches before imports
+
+        return run_command(args)
     if args.command == "reset-passphrase":
         return reset_passphrase()
     if args.command == "purge":
         return purge()
+    if args.command == "add-facilitator":
+        return add_facilitator(args.name)
     host = getattr(args, "host", os.environ.get("HOST", "0.0.0.0"))
     port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
     workers = getattr(args, "workers", 1)
@@ -73,6 +87,23 @@ def reset_passphrase() -> int:
     passphrase = new_passphrase()
     set_passphrase(app, passphrase)
     print(f"New facilitator passphrase: {passphrase}")
+    return 0
+
+
+def add_facilitator(name: str) -> int:
+    from voting import create_app
+    from voting.accounts import AccountError, create_account
+    from voting.auth import new_passphrase
+    from voting.database import get_database
+
+    app = create_app()
+    passphrase = new_passphrase()
+    try:
+        create_account(get_database(app), name.strip().lower(), passphrase)
+    except AccountError as exc:
+        print(exc)
+        return 1
+    print(f"Account {name.strip().lower()} created. Its passphrase (shown once): {passphrase}")
     return 0
 
 

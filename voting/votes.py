@@ -68,12 +68,16 @@ def find_session_by_code(db: Session, code: str) -> VotingSession | None:
     return db.scalar(select(VotingSession).where(VotingSession.join_code == cleaned))
 
 
+class UnknownCode(Refusal):
+    """A join code that finds no session: counted by the join-code rate limit."""
+
+
 def join(database: Database, code: str, token: str | None) -> Joined:
     """Rejoin the participant whose token this is, or make a new anonymous one."""
     with database.write() as db:
         session = find_session_by_code(db, code)
         if session is None:
-            raise Refusal("There is no session with that code. Check the code on the screen.")
+            raise UnknownCode("There is no session with that code. Check the code on the screen.")
         if token:
             known = db.scalar(
                 select(Participant).where(Participant.token_hash == hash_token(token))
