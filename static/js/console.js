@@ -55,7 +55,7 @@
      (the visible words come first, so that speech input can still use them). */
   function button(id, text, payload, kind) {
     var strand = state.strands.filter(function (s) { return s.key === payload.strand; })[0];
-    var b = el('button', { type: 'button', id: id, className: 'button button-small ' + (kind || 'button-secondary'), text: text,
+    var b = el('button', { type: 'button', id: id, className: 'govuk-button govuk-!-margin-bottom-2 ' + (kind === undefined ? 'govuk-button--secondary' : kind), text: text,
                            'aria-label': strand ? text + ', ' + strand.label : null });
     b.addEventListener('click', function () { act(payload); });
     return b;
@@ -81,8 +81,8 @@
       var onScreen = live && session.current === s.key;
       var actions = [];
       if (live && !onScreen) actions.push(button('goto-' + s.key, 'Show on screen', { action: 'goto', strand: s.key }));
-      if (s.status === 'open') actions.push(button('close-' + s.key, 'Close voting', { action: 'close', strand: s.key }, 'button-warning'));
-      else actions.push(button('open-' + s.key, s.status === 'closed' ? 'Reopen voting' : 'Open voting', { action: 'open', strand: s.key }, 'button'));
+      if (s.status === 'open') actions.push(button('close-' + s.key, 'Close voting', { action: 'close', strand: s.key }, 'govuk-button--warning'));
+      else actions.push(button('open-' + s.key, s.status === 'closed' ? 'Reopen voting' : 'Open voting', { action: 'open', strand: s.key }, ''));
       if (s.status === 'closed') {
         actions.push(button('revote-' + s.key, 'Re-vote (round ' + (s.round + 1) + ')', { action: 'revote', strand: s.key }));
       }
@@ -92,14 +92,14 @@
           : button('reveal-' + s.key, 'Reveal desk rating', { action: 'reveal', strand: s.key, reveal: true }));
       }
       var distribution = state.levels.map(function (lv, i) { return lv.name + ' ' + s.counts[i]; }).join(' · ');
-      rows.appendChild(el('tr', { className: onScreen ? 'is-current' : '' }, [
-        el('th', { scope: 'row' }, [s.label, onScreen ? el('span', { className: 'tag', text: 'On screen' }) : null]),
-        el('td', { text: (STATUS[s.status] || s.status) + (s.round > 1 ? ' (round ' + s.round + ')' : '') }),
-        el('td', { className: 'num', text: s.voted + ' of ' + state.joined }),
-        el('td', {}, [el('span', { className: 'distribution', text: distribution }),
+      rows.appendChild(el('tr', { className: 'govuk-table__row' + (onScreen ? ' is-current' : '') }, [
+        el('th', { className: 'govuk-table__header', scope: 'row' }, [s.label, onScreen ? el('span', { className: 'govuk-tag tag', text: 'On screen' }) : null]),
+        el('td', { className: 'govuk-table__cell', text: (STATUS[s.status] || s.status) + (s.round > 1 ? ' (round ' + s.round + ')' : '') }),
+        el('td', { className: 'govuk-table__cell govuk-table__cell--numeric num', text: s.voted + ' of ' + state.joined }),
+        el('td', { className: 'govuk-table__cell' }, [el('span', { className: 'distribution', text: distribution }),
                       L.bars(state.levels, s.counts, { desk: s.revealed ? s.desk : null, label: 'Votes per level for ' + s.name })]),
-        el('td', { text: s.desk ? s.desk.label + (s.revealed ? ' (revealed)' : ' (hidden)') : 'Not recorded' }),
-        el('td', { className: 'actions' }, actions),
+        el('td', { className: 'govuk-table__cell', text: s.desk ? s.desk.label + (s.revealed ? ' (revealed)' : ' (hidden)') : 'Not recorded' }),
+        el('td', { className: 'govuk-table__cell actions' }, actions),
       ]));
     });
   }

@@ -257,10 +257,10 @@
     var statusText = open ? 'Voting is open. Tap a level; you can change it while voting is open.'
       : strand.status === 'pending' ? 'Voting on this strand opens soon.'
       : 'Voting on this strand is closed.';
-    var comment = el('textarea', { className: 'textarea', id: 'comment-' + key, rows: '3', maxlength: '500',
+    var comment = el('textarea', { className: 'govuk-textarea', id: 'comment-' + key, rows: '3', maxlength: '500',
                                    'aria-describedby': 'comment-hint-' + key });
     comment.addEventListener('input', function () { drafts[key] = comment.value; });
-    var saveComment = el('button', { type: 'button', className: 'button button-secondary', id: 'save-comment-' + key, text: 'Save comment' });
+    var saveComment = el('button', { type: 'button', className: 'govuk-button govuk-button--secondary', id: 'save-comment-' + key, text: 'Save comment' });
     saveComment.addEventListener('click', function () {
       var level = chosenLevel(key);
       if (!level) { errors[key] = 'Choose a level before adding a comment.'; updateStrand(key); return; }
@@ -268,17 +268,17 @@
     });
     return el('section', { className: 'strand-card', id: 'card-' + key, 'aria-labelledby': 'title-' + key }, [
       el('h1', { className: 'strand-title', id: 'title-' + key, text: strand.label }),
-      strand.purpose ? el('p', { className: 'hint', text: strand.purpose }) : null,
+      strand.purpose ? el('p', { className: 'govuk-hint', text: strand.purpose }) : null,
       el('p', { className: 'strand-state strand-state-' + strand.status, id: 'state-' + key, text: statusText }),
-      el('fieldset', { className: 'fieldset levels', id: 'levels-' + key, disabled: !open }, [
+      el('fieldset', { className: 'govuk-fieldset levels', id: 'levels-' + key, disabled: !open }, [
         el('legend', { className: 'visually-hidden', text: 'Your rating for ' + strand.name }),
       ].concat(options)),
       el('p', { className: 'vote-status', id: 'status-' + key }),
       el('div', { className: 'results', id: 'results-' + key, hidden: true }),
       el('p', { className: 'desk-line', id: 'desk-' + key, hidden: true }),
-      el('div', { className: 'form-group comment-group', id: 'comment-group-' + key, hidden: !open }, [
-        el('label', { className: 'label', 'for': 'comment-' + key, text: 'Add a comment (optional)' }),
-        el('p', { className: 'hint', id: 'comment-hint-' + key, text: 'Evidence or a reason for your rating. Please do not name anyone.' }),
+      el('div', { className: 'govuk-form-group comment-group', id: 'comment-group-' + key, hidden: !open }, [
+        el('label', { className: 'govuk-label govuk-label--s', 'for': 'comment-' + key, text: 'Add a comment (optional)' }),
+        el('p', { className: 'govuk-hint', id: 'comment-hint-' + key, text: 'Evidence or a reason for your rating. Please do not name anyone.' }),
         comment,
         saveComment,
       ]),
@@ -344,32 +344,32 @@
     L.clear(box);
     if (!needed) return false;
     var roleRadios = options.roles.map(function (r) {
-      return el('div', { className: 'radio' }, [
-        el('input', { type: 'radio', name: 'role', id: 'role-' + r.value, value: r.value }),
-        el('label', { 'for': 'role-' + r.value, text: r.label }),
+      return el('div', { className: 'govuk-radios__item' }, [
+        el('input', { className: 'govuk-radios__input', type: 'radio', name: 'role', id: 'role-' + r.value, value: r.value }),
+        el('label', { className: 'govuk-label govuk-radios__label', 'for': 'role-' + r.value, text: r.label }),
       ]);
     });
-    var sector = el('select', { className: 'select', id: 'sector', name: 'sector' },
+    var sector = el('select', { className: 'govuk-select', id: 'sector', name: 'sector' },
       [el('option', { value: '', text: 'Prefer not to say' })].concat(options.sectors.map(function (s) {
         return el('option', { value: s, text: s });
       })));
-    var locality = options.localities.length ? el('div', { className: 'form-group' }, [
-      el('label', { className: 'label', 'for': 'locality', text: 'Your locality' }),
-      el('select', { className: 'select', id: 'locality', name: 'locality' },
+    var locality = options.localities.length ? el('div', { className: 'govuk-form-group' }, [
+      el('label', { className: 'govuk-label govuk-label--s', 'for': 'locality', text: 'Your locality' }),
+      el('select', { className: 'govuk-select', id: 'locality', name: 'locality' },
         [el('option', { value: '', text: 'Prefer not to say' })].concat(options.localities.map(function (s) {
           return el('option', { value: s, text: s });
         }))),
     ]) : null;
     var form = el('form', { id: 'profile-form', novalidate: true }, [
-      el('h1', { id: 'profile-title', text: 'About you (optional)' }),
+      el('h1', { className: 'govuk-heading-l', id: 'profile-title', text: 'About you (optional)' }),
       el('p', { text: 'This helps compare views between groups. Results for groups of fewer than five people are never shown. We never ask your name.' }),
-      el('fieldset', { className: 'fieldset' }, [el('legend', { className: 'label', text: 'Your role' })].concat(roleRadios)),
-      el('div', { className: 'form-group' }, [el('label', { className: 'label', 'for': 'sector', text: 'Your sector or agency' }), sector]),
+      el('div', { className: 'govuk-form-group' }, [el('fieldset', { className: 'govuk-fieldset' }, [el('legend', { className: 'govuk-fieldset__legend govuk-fieldset__legend--s', text: 'Your role' }), el('div', { className: 'govuk-radios' }, roleRadios)])]),
+      el('div', { className: 'govuk-form-group' }, [el('label', { className: 'govuk-label govuk-label--s', 'for': 'sector', text: 'Your sector or agency' }), sector]),
       locality,
       el('p', { className: 'vote-status', id: 'profile-status', role: 'status' }),
-      el('div', { className: 'button-group' }, [
-        el('button', { type: 'submit', className: 'button', text: 'Continue' }),
-        el('button', { type: 'button', className: 'button button-secondary', id: 'profile-skip', text: 'Skip' }),
+      el('div', { className: 'govuk-button-group' }, [
+        el('button', { type: 'submit', className: 'govuk-button', text: 'Continue' }),
+        el('button', { type: 'button', className: 'govuk-button govuk-button--secondary', id: 'profile-skip', text: 'Skip' }),
       ]),
     ]);
     box.appendChild(form);
