@@ -122,22 +122,9 @@ def outage_app(tmp_path: Any) -> Iterator[tuple[Flask, Forwarder, str]]:
         get_database(app).dispose()
 
 
-def _counts(url: str) -> tuple[int, int]:
-    database = Database(url)
-    try:
-        with database.read() as db:
-            return (
-                db.scalar(select(func.count()).select_from(Vote)) or 0,
-                db.scalar(select(func.count()).select_from(VoteHistory)) or 0,
-            )
-    finally:
-        database.dispose()
-
-
-def test_votes_are_refused_while_the_database_is_away_and_stored_once_it_is_back(
-    outage_app: tuple[Flask, Forwarder, str],
-) -> None:
-    app, forwarder, direct_url = outage_app
+def open_culture(app: Flask) -> tuple[int, str, Any]:
+    """An assessment with one live session whose Culture strand is open: (session id, join code,
+    the console that opened it, kept connected)."""
     with app.app_context():
         framework = app.extensions["voting_frameworks"]["early-help-2016"]
         aid = create_assessment(get_database(), "Devon", "2017", framework, [])
@@ -154,6 +141,26 @@ def test_votes_are_refused_while_the_database_is_away_and_stored_once_it_is_back
         app, flask_test_client=http, auth={"role": "console", "session_id": sid}
     )
     assert console.emit("control", {"action": "open", "strand": "culture"}, callback=True)["ok"]
+    return sid, code, console
+
+
+def _counts(url: str) -> tuple[int, int]:
+    database = Database(url)
+    try:
+        with database.read() as db:
+            return (
+                db.scalar(select(func.count()).select_from(Vote)) or 0,
+                db.scalar(select(func.count()).select_from(VoteHistory)) or 0,
+            )
+    finally:
+        database.dispose()
+
+
+def test_votes_are_refused_while_the_database_is_away_and_stored_once_it_is_back(
+    outage_app: tuple[Flask, Forwarder, str],
+) -> None:
+    app, forwarder, direct_url = outage_app
+    _sid, code, console = open_culture(app)
     phone = socketio.test_client(app, auth={"role": "phone", "code": code})
     assert last(received(phone), "joined")["new"]
     assert phone.emit("vote", {"strand": "culture", "level": 2}, callback=True)["ok"]
@@ -162,7 +169,7 @@ def test_votes_are_refused_while_the_database_is_away_and_stored_once_it_is_back
     away = phone.emit("vote", {"strand": "culture", "level": 4}, callback=True)
     assert away == {"ok": False, "error": DATABASE_UNAVAILABLE}
     assert phone.is_connected() and console.is_connected()
-    assert http.get("/").status_code == 200  # pages without the database still serve
+    assert app.test_client().get("/").status_code == 200  # pages without the database serve
     assert _counts(direct_url) == (1, 1)  # nothing half-written
 
     forwarder.restore()
@@ -190,22 +197,7 @@ def test_a_full_disk_refuses_the_vote_clearly_and_voting_resumes_when_there_is_r
         }
     )
     try:
-        with app.app_context():
-            framework = app.extensions["voting_frameworks"]["early-help-2016"]
-            aid = create_assessment(get_database(), "Devon", "2017", framework, [])
-            sid = create_session(
-                get_database(),
-                aid,
-                SessionSpec("Forum", None, "mixed", "", ["culture"], "live", None, False),
-            )
-            with get_database().read() as db:
-                code = db.get(VotingSession, sid).join_code  # type: ignore[union-attr]
-        http = app.test_client()
-        log_in(http)
-        console = socketio.test_client(
-            app, flask_test_client=http, auth={"role": "console", "session_id": sid}
-        )
-        assert console.emit("control", {"action": "open", "strand": "culture"}, callback=True)["ok"]
+        sid, code, _console = open_culture(app)
         phones = [socketio.test_client(app, auth={"role": "phone", "code": code}) for _ in range(2)]
         engine = get_database(app).engine
 
