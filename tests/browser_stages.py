@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import requests
 import socketio
 
@@ -48,6 +49,26 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def public_server(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **env: Any
+) -> Iterator[RunningServer]:
+    """A real server on a free port whose public URL is its own address (the QR code's), on a
+    fresh SQLite database: what each browser test module starts once."""
+    from tests.servers import free_port, running_server
+
+    tmp = tmp_path_factory.mktemp(name)
+    port = free_port()
+    with running_server(
+        f"sqlite:///{tmp / 'voting.sqlite3'}",
+        tmp,
+        port=port,
+        VOTING_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        **env,
+    ) as server:
+        yield server
 
 
 @dataclass

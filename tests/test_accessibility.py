@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser_stages import FAMILY, LEVELS, Session, Workshop, chromium
+from tests.browser_stages import FAMILY, LEVELS, Session, Workshop, chromium, public_server
 from tests.browser_support import ARTIFACTS, DESKTOP, PHONE, TIMEOUT_MS, PageErrors
 from tests.colour_vision import contrast, parse
-from tests.servers import RunningServer, free_port, running_server
+from tests.servers import RunningServer, running_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -54,15 +54,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    tmp = tmp_path_factory.mktemp("a11y")
-    port = free_port()
-    with running_server(
-        f"sqlite:///{tmp / 'voting.sqlite3'}",
-        tmp,
-        port=port,
-        VOTING_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        VOTING_TALLY_INTERVAL="0",
-    ) as running:
+    with public_server(tmp_path_factory, "a11y", VOTING_TALLY_INTERVAL="0") as running:
         yield running
 
 

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser_stages import FAMILY, Session, Workshop, chromium
+from tests.browser_stages import FAMILY, Session, Workshop, chromium, public_server
 from tests.browser_support import DESKTOP, TIMEOUT_MS, PageErrors
-from tests.servers import free_port, running_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -37,14 +36,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
-    tmp = tmp_path_factory.mktemp("keys")
-    port = free_port()
-    with running_server(
-        f"sqlite:///{tmp / 'voting.sqlite3'}",
-        tmp,
-        port=port,
-        VOTING_PUBLIC_URL=f"http://127.0.0.1:{port}",
-    ) as server:
+    with public_server(tmp_path_factory, "keys") as server:
         made = Workshop(server)
         yield made
         made.close()

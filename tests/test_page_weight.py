@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.browser_stages import FAMILY, Workshop, chromium
+from tests.browser_stages import FAMILY, Workshop, chromium, public_server
 from tests.browser_support import PHONE, TIMEOUT_MS, PageErrors
-from tests.servers import free_port, running_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, CDPSession
@@ -50,14 +49,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
-    tmp = tmp_path_factory.mktemp("weight")
-    port = free_port()
-    with running_server(
-        f"sqlite:///{tmp / 'voting.sqlite3'}",
-        tmp,
-        port=port,
-        VOTING_PUBLIC_URL=f"http://127.0.0.1:{port}",
-    ) as server:
+    with public_server(tmp_path_factory, "weight") as server:
         made = Workshop(server)
         yield made
         made.close()
