@@ -269,6 +269,24 @@ def _start(
     return "Session started. Open voting on a strand when the room is ready."
 
 
+def _start_voting(
+    session: VotingSession,
+    states: dict[str, StrandState],
+    state: StrandState,
+    new_round: bool = False,
+) -> None:
+    """Open a strand (in a new round, for a re-vote): the session runs again, the strand goes
+    on screen, and its desk rating is hidden, since one on show while people vote anchors them."""
+    if session.closes_at is not None and utcnow() >= session.closes_at:
+        raise Refusal("This session's closing time has passed, so voting cannot reopen.")
+    if new_round:
+        state.round += 1
+    session.status = "running"
+    _make_current(session, states, state.strand_key)
+    state.status = "open"
+    state.revealed = False
+
+
 def _open(
     db: Session,
     session: VotingSession,
@@ -279,14 +297,8 @@ def _open(
     state = _strand_arg(payload, session, states)
     if state.status == "open":
         raise Refusal(f"Voting on {_name(framework, state.strand_key)} is already open.")
-    if session.closes_at is not None and utcnow() >= session.closes_at:
-        raise Refusal("This session's closing time has passed, so voting cannot reopen.")
     reopening = state.status == "closed"
-    session.status = "running"
-    _make_current(session, states, state.strand_key)
-    state.status = "open"
-    # A desk rating on show while people vote would anchor them: opening hides it again.
-    state.revealed = False
+    _start_voting(session, states, state)
     verb = "reopened" if reopening else "open"
     return f"Voting {verb} on {_name(framework, state.strand_key)}."
 
@@ -319,13 +331,7 @@ def _revote(
         raise Refusal(f"Voting on {name} is open; close it before starting a new round.")
     if state.status == "pending":
         raise Refusal(f"Voting on {name} has not run yet; open it for its first round.")
-    if session.closes_at is not None and utcnow() >= session.closes_at:
-        raise Refusal("This session's closing time has passed, so voting cannot reopen.")
-    state.round += 1
-    session.status = "running"
-    _make_current(session, states, state.strand_key)
-    state.status = "open"
-    state.revealed = False
+    _start_voting(session, states, state, new_round=True)
     return f"Round {state.round} of voting open on {name}; round {state.round - 1} is kept."
 
 
