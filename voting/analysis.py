@@ -17,8 +17,6 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy import stats
-
 SPLIT_CONSENSUS_THRESHOLD = 0.5  # consensus below this = split / low agreement
 SPLIT_MIN_SHARE = 0.25  # each of two non-adjacent clusters holds at least this share
 MIN_VOTES_FOR_SPLIT = 4  # fewer votes: never flagged split
@@ -468,6 +466,10 @@ def segment(
     # depending on version, so the case is answered before scipy is asked.
     if len(set(pooled)) == 1:
         return groups, identical
+    # Imported here: scipy is a third of the server's start-up time and memory, and only the
+    # results pages need it, not the live voting path.
+    from scipy import stats
+
     result = stats.kruskal(*samples.values())
     h, p = float(result.statistic), float(result.pvalue)
     if not (math.isfinite(h) and math.isfinite(p)):

@@ -7,6 +7,8 @@ commits before returning; the caller then broadcasts the new state.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -46,8 +48,30 @@ ACTIONS = (
 )
 
 
+# Parsed frameworks by assessment. An assessment's copy of its framework is written once, when
+# the assessment is made, so a parsed copy never goes stale; the creation time in the key keeps
+# a reused id (SQLite, after a deletion) from finding another assessment's framework. Parsing on
+# every join and every snapshot was a third of a join's server time.
+_PARSED: OrderedDict[tuple[int, datetime | None], Framework] = OrderedDict()
+_PARSED_LIMIT = 256
+_PARSED_LOCK = threading.Lock()
+
+
 def framework_of(assessment: Assessment) -> Framework:
-    return parse(assessment.framework, f"assessment {assessment.id}")
+    if assessment.id is None:  # not stored yet: nothing to key it by
+        return parse(assessment.framework, "the new assessment")
+    key = (assessment.id, assessment.created_at)
+    with _PARSED_LOCK:
+        found = _PARSED.get(key)
+        if found is not None:
+            _PARSED.move_to_end(key)
+            return found
+    framework = parse(assessment.framework, f"assessment {assessment.id}")
+    with _PARSED_LOCK:
+        _PARSED[key] = framework
+        while len(_PARSED) > _PARSED_LIMIT:
+            _PARSED.popitem(last=False)
+    return framework
 
 
 def new_join_code() -> str:

@@ -24,6 +24,7 @@ from voting import auth, snapshots, votes
 from voting.control import apply_action
 from voting.database import get_database
 from voting.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, limits
+from voting.tallies import live_tally
 from voting.validation import Refusal, as_payload, int_field, text_field, whole_number
 
 log = logging.getLogger(__name__)
@@ -218,12 +219,10 @@ def publish_tally(session_id: int, local_only: bool = False) -> None:
     """Emit the session's tally to its screens; `local_only` keeps it to this worker's sockets
     (every worker counts for its own, see `TallyCoalescer`)."""
     with get_database().read() as db:
-        loaded = snapshots.load(db, session_id)
-        if loaded is None:
-            return
-        payloads = {
-            a: snapshots.tally_update(loaded, a) for a in ("console", "presenter", "phones")
-        }
+        tally = live_tally(db, session_id)
+    if tally is None:
+        return
+    payloads = {a: snapshots.tally_update(tally, a) for a in ("console", "presenter", "phones")}
     for audience, payload in payloads.items():
         if payload is not None:
             socketio.emit("tally", payload, to=room(audience, session_id), ignore_queue=local_only)
@@ -243,9 +242,11 @@ def publish_state(session_id: int) -> None:
     socketio.emit("state", phones, to=room("phones", session_id))
 
 
-def _send_snapshot(connection: Connection) -> None:
+def _send_snapshot(connection: Connection, new_participant: bool = False) -> None:
     """To the requesting socket, which is always on this worker: `ignore_queue` spares every
-    other worker from decoding a snapshot that none of their sockets will receive."""
+    other worker from decoding a snapshot that none of their sockets will receive.
+    `new_participant`: the phone's participant was made just now, so it has nothing of its own
+    to look up."""
     with get_database().read() as db:
         loaded = snapshots.load(db, connection.session_id)
         if loaded is None:
@@ -257,11 +258,12 @@ def _send_snapshot(connection: Connection) -> None:
         else:
             assert connection.participant_id is not None
             emit("state", snapshots.phone_state(loaded), ignore_queue=True)
-            emit(
-                "me",
-                snapshots.phone_personal(db, connection.session_id, connection.participant_id),
-                ignore_queue=True,
+            personal = (
+                snapshots.new_phone_personal()
+                if new_participant
+                else snapshots.phone_personal(db, connection.session_id, connection.participant_id)
             )
+            emit("me", personal, ignore_queue=True)
 
 
 # ---------------------------------------------------------------- connecting
@@ -285,7 +287,7 @@ def on_connect(auth_data: Any = None) -> None:
             if extra["new"]:
                 # The joined count on the console and projector moves with each new phone.
                 _after_commit(current_app.extensions["voting_tallies"].mark, connection.session_id)
-        _send_snapshot(connection)
+        _send_snapshot(connection, new_participant=bool(extra and extra["new"]))
     except Refusal as refusal:
         _connections.pop(request.sid, None)
         raise ConnectionRefusedError(refusal.message) from None

@@ -7,6 +7,7 @@ is imported, as eventlet and gevent require.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -16,6 +17,11 @@ from typing import Any
 DEFAULT_ASYNC_MODE = "eventlet"
 # eventlet's own default is 1024 simultaneous connections; a conference hall needs more.
 MAX_CONNECTIONS = 10_000
+# eventlet's HTTP handler keeps a write buffer (16 KB) and a read buffer (8 KB) for each
+# connection as long as it stays open, yet a phone's WebSocket uses neither once upgraded;
+# with these sizes a connected phone costs about 6 KB less (benchmarks/RESULTS.md). Larger
+# reads and writes (uploads, exports) bypass the buffers, so they lose nothing.
+HTTP_BUFFER_BYTES = 2048
 
 
 def _patch(mode: str) -> None:
@@ -146,13 +152,29 @@ def serve_forever(host: str, port: int) -> int:
     app = create_app({"ASYNC_MODE": mode})
     socketio.start_background_task(_purge_hourly, app)
     _print_banner(app, host, port)
+    # What start-up made (modules, classes, the app) lives as long as the process: keep it out
+    # of the collector's full passes, which otherwise paused every socket for ~100 ms more
+    # each time (benchmarks/RESULTS.md).
+    gc.freeze()
     options: dict[str, object] = {"host": host, "port": port, "log_output": False}
     if mode == "eventlet":
         options["max_size"] = MAX_CONNECTIONS
+        options["protocol"] = lean_http_protocol()
     if mode == "threading":
         options["allow_unsafe_werkzeug"] = True
     socketio.run(app, **options)  # type: ignore[arg-type]
     return 0
+
+
+def lean_http_protocol() -> type:
+    """eventlet's HTTP handler with smaller per-connection buffers (see HTTP_BUFFER_BYTES)."""
+    import eventlet.wsgi
+
+    class LeanHttpProtocol(eventlet.wsgi.HttpProtocol):
+        rbufsize = HTTP_BUFFER_BYTES
+        wbufsize = HTTP_BUFFER_BYTES
+
+    return LeanHttpProtocol
 
 
 def serve_workers(host: str, port: int, workers: int) -> int:

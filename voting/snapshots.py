@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from voting.control import desk_label, framework_of
 from voting.frameworks import Framework, Strand
 from voting.models import DeskRating, Participant, StrandState, VotingSession, utcnow
-from voting.tallies import joined_count, level_counts
+from voting.tallies import LiveTally, joined_count, level_counts
 from voting.votes import DEFAULT_SECTORS, ROLE_CHOICES, current_votes, profile_of
 
 
@@ -143,6 +143,14 @@ def _profile_options(loaded: Loaded) -> dict[str, Any]:
     }
 
 
+def new_phone_personal() -> dict[str, Any]:
+    """`phone_personal` of a participant made moments ago: no votes, no profile yet."""
+    return {
+        "votes": {},
+        "profile": {"role": None, "sector": None, "locality": None, "done": False},
+    }
+
+
 def phone_personal(db: Session, session_id: int, participant_id: int) -> dict[str, Any]:
     """What only this phone may see: its own votes and profile."""
     participant = db.get(Participant, participant_id)
@@ -195,21 +203,21 @@ def console_state(loaded: Loaded) -> dict[str, Any]:
     }
 
 
-def tally_update(loaded: Loaded, audience: str) -> dict[str, Any] | None:
+def tally_update(tally: LiveTally, audience: str) -> dict[str, Any] | None:
     """The small message sent as votes arrive; None when this audience may not see counts."""
-    counts = {k: _counts(loaded, k) for k in loaded.session.strand_keys}
+    counts = {k: tally.of(k) for k in tally.strand_keys}
     if audience == "console":
         return {
-            "joined": loaded.joined,
+            "joined": tally.joined,
             "counts": counts,
             "voted": {k: sum(v) for k, v in counts.items()},
         }
     if audience == "presenter":
         return {
-            "joined": loaded.joined,
+            "joined": tally.joined,
             "voted": {k: sum(v) for k, v in counts.items()},
-            "counts": counts if loaded.session.show_results else None,
+            "counts": counts if tally.show_results else None,
         }
     if audience == "phones":
-        return {"counts": counts} if loaded.session.show_results else None
+        return {"counts": counts} if tally.show_results else None
     raise ValueError(audience)

@@ -3,40 +3,58 @@ from the rows, so a screen can never drift from what the database holds."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from voting.models import ArchivedTally, Participant, StrandState, Vote
+from voting.models import ArchivedTally, Assessment, Participant, StrandState, Vote, VotingSession
+
+# Built once and run with bound values: these run for every live tally (up to ten a second per
+# session), where building the statement cost more than running it.
+_CURRENT_ROUND_COUNTS = (
+    select(Vote.strand_key, Vote.level, func.count())
+    .join(
+        StrandState,
+        and_(
+            StrandState.session_id == Vote.session_id,
+            StrandState.strand_key == Vote.strand_key,
+            StrandState.round == Vote.round,
+        ),
+    )
+    .where(Vote.session_id == bindparam("session_id"))
+    .group_by(Vote.strand_key, Vote.level)
+)
+_ARCHIVED_COUNTS = (
+    select(ArchivedTally.strand_key, ArchivedTally.level, ArchivedTally.count)
+    .join(
+        StrandState,
+        and_(
+            StrandState.session_id == ArchivedTally.session_id,
+            StrandState.strand_key == ArchivedTally.strand_key,
+            StrandState.round == ArchivedTally.round,
+        ),
+    )
+    .where(ArchivedTally.session_id == bindparam("session_id"))
+)
+_JOINED = (
+    select(func.count())
+    .select_from(Participant)
+    .where(Participant.session_id == bindparam("session_id"))
+)
+_SESSION_FOR_TALLY = (
+    select(VotingSession.strand_keys, VotingSession.show_results, Assessment.level_count)
+    .join(Assessment, Assessment.id == VotingSession.assessment_id)
+    .where(VotingSession.id == bindparam("session_id"))
+)
 
 
 def level_counts(db: Session, session_id: int, levels: int) -> dict[str, list[int]]:
     """Votes per level for each strand's current round: {strand_key: [n_level1, n_level2, …]},
     counting the kept totals of a session whose raw votes were deleted under retention."""
-    rows = db.execute(
-        select(Vote.strand_key, Vote.level, func.count())
-        .join(
-            StrandState,
-            and_(
-                StrandState.session_id == Vote.session_id,
-                StrandState.strand_key == Vote.strand_key,
-                StrandState.round == Vote.round,
-            ),
-        )
-        .where(Vote.session_id == session_id)
-        .group_by(Vote.strand_key, Vote.level)
-    ).all()
-    archived = db.execute(
-        select(ArchivedTally.strand_key, ArchivedTally.level, ArchivedTally.count)
-        .join(
-            StrandState,
-            and_(
-                StrandState.session_id == ArchivedTally.session_id,
-                StrandState.strand_key == ArchivedTally.strand_key,
-                StrandState.round == ArchivedTally.round,
-            ),
-        )
-        .where(ArchivedTally.session_id == session_id)
-    ).all()
+    bound = {"session_id": session_id}
+    rows = db.execute(_CURRENT_ROUND_COUNTS, bound).all()
+    archived = db.execute(_ARCHIVED_COUNTS, bound).all()
     counts: dict[str, list[int]] = {}
     for strand_key, level, n in [*rows, *archived]:
         bucket = counts.setdefault(strand_key, [0] * levels)
@@ -46,11 +64,33 @@ def level_counts(db: Session, session_id: int, levels: int) -> dict[str, list[in
 
 
 def joined_count(db: Session, session_id: int) -> int:
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(Participant)
-            .where(Participant.session_id == session_id)
-        )
-        or 0
+    return db.scalar(_JOINED, {"session_id": session_id}) or 0
+
+
+@dataclass(frozen=True)
+class LiveTally:
+    """What a live tally update needs: the counts, and whether screens may see them."""
+
+    strand_keys: list[str]
+    show_results: bool
+    levels: int
+    counts: dict[str, list[int]]
+    joined: int
+
+    def of(self, strand_key: str) -> list[int]:
+        return self.counts.get(strand_key, [0] * self.levels)
+
+
+def live_tally(db: Session, session_id: int) -> LiveTally | None:
+    """The session's current counts, without loading its snapshot (see `snapshots.load`)."""
+    session = db.execute(_SESSION_FOR_TALLY, {"session_id": session_id}).first()
+    if session is None:
+        return None
+    strand_keys, show_results, levels = session
+    return LiveTally(
+        strand_keys=list(strand_keys),
+        show_results=bool(show_results),
+        levels=levels,
+        counts=level_counts(db, session_id, levels),
+        joined=joined_count(db, session_id),
     )

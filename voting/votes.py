@@ -11,9 +11,10 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy import insert as generic_insert
 from sqlalchemy.orm import Session
 
@@ -139,41 +140,60 @@ class Receipt:
         }
 
 
-def voting_closed_reason(session: VotingSession, state: StrandState | None) -> str | None:
-    """Why a vote on this strand would be refused now, or None when it is open."""
-    if state is None:
+def voting_closed_reason(
+    session_status: str, closes_at: datetime | None, strand_status: str | None
+) -> str | None:
+    """Why a vote on this strand would be refused now, or None when it is open
+    (`strand_status` None: the strand is not part of the session)."""
+    if strand_status is None:
         return "That strand is not part of this session."
-    if session.status == "ended":
+    if session_status == "ended":
         return "This session has ended, so votes can no longer be changed."
-    if session.closes_at is not None and utcnow() >= session.closes_at:
+    if closes_at is not None and utcnow() >= closes_at:
         return "Voting in this session closed at its closing time."
-    if state.status == "pending":
+    if strand_status == "pending":
         return "Voting on this strand has not opened yet."
-    if state.status == "closed":
+    if strand_status == "closed":
         return "Voting on this strand is closed. Your earlier vote, if any, still counts."
     return None
 
 
-# The vote path's statements are built once and run with bound values: building a statement
-# (and its cache key) per vote cost more CPU than SQLite took to run it.
-_SESSION_AND_LEVELS = (
-    select(VotingSession, Assessment.level_count)
+# Everything a vote needs to know, in one Core select of a few columns, built once and run with
+# bound values: loading ORM entities (and building statements) per vote cost more CPU than
+# SQLite took to run them. The shared lock is on the strand's row only: a facilitator closing
+# the strand waits for votes in flight, so each vote is either counted before the close or
+# refused after it (PostgreSQL; SQLite's write lock, taken up front, serialises them anyway).
+_VOTE_CONTEXT = (
+    select(
+        VotingSession.status,
+        VotingSession.closes_at,
+        Assessment.level_count,
+        StrandState.status,
+        StrandState.round,
+        Vote.level,
+        Vote.comment,
+        Vote.client_vote_id,
+    )
+    .select_from(StrandState)
+    .join(VotingSession, VotingSession.id == StrandState.session_id)
     .join(Assessment, Assessment.id == VotingSession.assessment_id)
-    .where(VotingSession.id == bindparam("session_id"))
-)
-_STRAND_STATE = (
-    select(StrandState)
+    .outerjoin(
+        Vote,
+        and_(
+            Vote.session_id == StrandState.session_id,
+            Vote.strand_key == StrandState.strand_key,
+            Vote.round == StrandState.round,
+            Vote.participant_id == bindparam("participant_id"),
+        ),
+    )
     .where(
         StrandState.session_id == bindparam("session_id"),
         StrandState.strand_key == bindparam("strand_key"),
     )
-    .with_for_update(read=True)
+    .with_for_update(read=True, of=StrandState.__table__)
 )
-_EXISTING_VOTE = select(Vote).where(
-    Vote.session_id == bindparam("session_id"),
-    Vote.strand_key == bindparam("strand_key"),
-    Vote.round == bindparam("round"),
-    Vote.participant_id == bindparam("participant_id"),
+_SESSION_STATUS = select(VotingSession.status, VotingSession.closes_at).where(
+    VotingSession.id == bindparam("session_id")
 )
 
 
@@ -187,54 +207,49 @@ def cast_vote(
     client_vote_id: str | None,
 ) -> Receipt:
     """Record (or change) a vote; `comment=None` keeps the comment already given."""
-    with database.write() as db:
-        found = db.execute(_SESSION_AND_LEVELS, {"session_id": session_id}).first()
+    with database.transaction() as connection:
+        found = connection.execute(
+            _VOTE_CONTEXT,
+            {"session_id": session_id, "strand_key": strand_key, "participant_id": participant_id},
+        ).first()
         if found is None:
-            raise Refusal("This session no longer exists.")
-        session, level_count = found
-        # A shared lock on the strand's row: a facilitator closing it waits for votes in flight,
-        # so each vote is either counted before the close or refused after it (PostgreSQL).
-        state = db.scalar(_STRAND_STATE, {"session_id": session_id, "strand_key": strand_key})
-        existing = None
-        if state is not None:
-            existing = db.scalar(
-                _EXISTING_VOTE,
-                {
-                    "session_id": session_id,
-                    "strand_key": strand_key,
-                    "round": state.round,
-                    "participant_id": participant_id,
-                },
-            )
-        if existing is not None and client_vote_id and existing.client_vote_id == client_vote_id:
+            _refuse_unknown_strand(connection, session_id)
+        assert found is not None
+        status, closes_at, level_count, strand_status, round_, old_level, old_comment, old_id = (
+            found
+        )
+        if old_level is not None and client_vote_id and old_id == client_vote_id:
             # A resend of a vote already stored (the phone lost our acknowledgement): it counts,
             # even if voting has closed since.
-            return Receipt(strand_key, existing.level, existing.comment, existing.round, False)
-        reason = voting_closed_reason(session, state)
+            return Receipt(strand_key, old_level, old_comment, round_, False)
+        reason = voting_closed_reason(status, closes_at, strand_status)
         if reason:
             raise Refusal(reason)
-        assert state is not None
         if not 1 <= level <= level_count:
             raise Refusal(f"The level must be between 1 and {level_count}.")
         if comment is None:
-            comment = existing.comment if existing is not None else None
+            comment = old_comment
         now = utcnow()
         values = {
             "session_id": session_id,
             "strand_key": strand_key,
-            "round": state.round,
+            "round": round_,
             "participant_id": participant_id,
             "level": level,
             "comment": comment,
             "client_vote_id": client_vote_id,
-            "updated_at": now,
         }
-        # Core statements (see above), in the session's transaction.
-        connection = db.connection()
-        connection.execute(_upsert(connection.dialect.name), values)
-        history = {k: v for k, v in values.items() if k != "updated_at"}
-        connection.execute(_HISTORY_INSERT, {**history, "recorded_at": now})
-        return Receipt(strand_key, level, comment, state.round, True)
+        connection.execute(_upsert(connection.dialect.name), {**values, "updated_at": now})
+        connection.execute(_HISTORY_INSERT, {**values, "recorded_at": now})
+        return Receipt(strand_key, level, comment, round_, True)
+
+
+def _refuse_unknown_strand(connection: Connection, session_id: int) -> None:
+    """No strand row: say whether the session or only the strand is missing."""
+    session = connection.execute(_SESSION_STATUS, {"session_id": session_id}).first()
+    if session is None:
+        raise Refusal("This session no longer exists.")
+    raise Refusal(voting_closed_reason(session.status, session.closes_at, None) or "")
 
 
 _HISTORY_INSERT = generic_insert(VoteHistory.__table__)
