@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+import socketio
 
 from tests.conftest import PASSPHRASE, csrf_from
 
@@ -30,6 +32,8 @@ class RunningServer:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    # What the process was started with, so that a test can run `voting …` commands beside it.
+    environment: dict[str, str] = field(default_factory=dict)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -98,7 +102,7 @@ def running_server(
             stderr=subprocess.STDOUT,
             env=environment,
         )
-    server = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
+    server = RunningServer(f"http://127.0.0.1:{port}", process, log_path, environment)
     try:
         _wait_until_up(server.url, process, log_path)
         yield server
@@ -114,3 +118,52 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+async def screen_client(
+    server: RunningServer,
+    http: requests.Session,
+    role: str,
+    session_id: int,
+    handlers: dict[str, Callable[[Any], Any]] | None = None,
+    **options: Any,
+) -> socketio.AsyncClient:
+    """A console or presenter socket on the real server, logged in with `http`'s cookie;
+    `handlers` are registered before it connects, so its first snapshot is not missed."""
+    client = socketio.AsyncClient(**options)
+    for event, handler in (handlers or {}).items():
+        client.on(event, handler)
+    await client.connect(
+        server.url,
+        headers=server.cookie_header(http),
+        transports=["websocket"],
+        wait_timeout=10,
+        auth={"role": role, "session_id": session_id},
+    )
+    return client
+
+
+async def phone_clients(
+    server: RunningServer,
+    code: str,
+    count: int,
+    handlers: dict[str, Callable[[Any], Any]] | None = None,
+    **options: Any,
+) -> list[socketio.AsyncClient]:
+    """`count` phones joined to the session with this code, all at once."""
+    phones = [socketio.AsyncClient(**options) for _ in range(count)]
+    for p in phones:
+        for event, handler in (handlers or {}).items():
+            p.on(event, handler)
+    await asyncio.gather(
+        *(
+            p.connect(
+                server.url,
+                transports=["websocket"],
+                wait_timeout=10,
+                auth={"role": "phone", "code": code},
+            )
+            for p in phones
+        )
+    )
+    return phones

@@ -4,19 +4,25 @@ trip loses nothing, tokens never leave the database, and a hostile file changes 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import socketio
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import PASSPHRASE, control, make_session, phone, screen, vote
+from tests.servers import RunningServer, phone_clients, running_server, screen_client
 from tests.test_properties import dump
+from tests.test_server import create_workshop
 from voting import backups, create_app
 from voting.database import get_database
 from voting.models import Participant, VotingSession
@@ -288,3 +294,84 @@ def test_voting_export_all_and_import_from_the_command_line(
     assert "Refused:" in capsys.readouterr().out
     assert main(["import", str(tmp_path / "missing.json")]) == 1
     assert dump(app) == before
+
+
+# ---------------------------------------------------------------- a backup while phones vote
+
+VOTERS = 20
+
+
+async def _vote_through_backups(
+    server: RunningServer, http: requests.Session, session_id: int, code: str, copies: list[Path]
+) -> list[list[int]]:
+    """Phones change their votes without pause while `voting backup` runs once per copy; returns
+    the levels each phone had acknowledged, in order."""
+    console = await screen_client(server, http, "console", session_id)
+    opened = await console.call("control", {"action": "open", "strand": "leadership"}, timeout=10)
+    assert opened["ok"], opened
+    phones = await phone_clients(server, code, VOTERS)
+    stop = asyncio.Event()
+
+    async def keep_voting(i: int, p: socketio.AsyncClient) -> list[int]:
+        levels: list[int] = []
+        while not stop.is_set() or not levels:
+            level = 1 + (i + len(levels)) % 4
+            ack = await p.call("vote", {"strand": "leadership", "level": level}, timeout=30)
+            assert ack["ok"], ack
+            levels.append(level)
+            await asyncio.sleep(0.15)  # within a phone's event rate limit (10 a second)
+        return levels
+
+    voting = [asyncio.create_task(keep_voting(i, p)) for i, p in enumerate(phones)]
+    await asyncio.sleep(0.5)
+    for copy in copies:
+        backup = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "voting.server", "backup", str(copy), env=server.environment,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await backup.communicate()
+        assert backup.returncode == 0, output.decode()
+    await asyncio.sleep(0.3)
+    stop.set()
+    levels = await asyncio.gather(*voting)
+    for p in [*phones, console]:
+        await p.disconnect()
+    return levels
+
+
+def _history_agrees_with_votes(path: Path) -> int:
+    """In a consistent copy every vote is its latest history row (they commit together).
+    Returns the copy's number of history rows."""
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        disagreeing = db.execute(
+            """SELECT count(*) FROM votes v WHERE v.level != (
+                   SELECT h.level FROM vote_history h
+                   WHERE h.session_id = v.session_id AND h.strand_key = v.strand_key
+                     AND h.round = v.round AND h.participant_id = v.participant_id
+                   ORDER BY h.id DESC LIMIT 1)"""
+        ).fetchone()[0]
+        assert disagreeing == 0
+        return db.execute("SELECT count(*) FROM vote_history").fetchone()[0]
+
+
+@pytest.mark.server
+def test_backups_taken_while_phones_vote_are_consistent_and_hold_up_no_vote(
+    tmp_path: Path,
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'voting.sqlite3'}"
+    copies = [tmp_path / f"copy-{n}.sqlite3" for n in range(3)]
+    with running_server(database_url, tmp_path) as server:
+        http = server.facilitator()
+        session_id, code = create_workshop(server, http)
+        levels = asyncio.run(_vote_through_backups(server, http, session_id, code, copies))
+        assert "Traceback" not in server.log()
+    acknowledged = sum(len(each) for each in levels)
+    in_copies = [_history_agrees_with_votes(copy) for copy in copies]
+    # Taken in order while the phones voted: each copy holds more than the one before, and
+    # every vote acknowledged is in the database itself, once, with each phone's last level.
+    assert 0 < in_copies[0] <= in_copies[1] <= in_copies[2] < acknowledged
+    assert _history_agrees_with_votes(tmp_path / "voting.sqlite3") == acknowledged
+    with sqlite3.connect(tmp_path / "voting.sqlite3") as db:
+        stored = sorted(level for (level,) in db.execute("SELECT level FROM votes"))
+    assert stored == sorted(each[-1] for each in levels)

@@ -20,7 +20,7 @@ import requests
 import socketio
 from sqlalchemy import select
 
-from tests.servers import RunningServer, free_port, running_server
+from tests.servers import RunningServer, free_port, running_server, screen_client
 from tests.test_server import create_workshop
 from voting.database import Database
 from voting.models import Participant, Vote, VoteHistory
@@ -180,14 +180,8 @@ def _stored(database_url: str) -> tuple[dict[str, list[str]], dict[str, tuple[in
 
 async def _console_counts(server: RunningServer, http: requests.Session, session_id: int) -> Any:
     got: list[dict[str, Any]] = []
-    console = socketio.AsyncClient(reconnection=False)
-    console.on("state", got.append)
-    await console.connect(
-        server.url,
-        headers=server.cookie_header(http),
-        transports=["websocket"],
-        wait_timeout=10,
-        auth={"role": "console", "session_id": session_id},
+    console = await screen_client(
+        server, http, "console", session_id, handlers={"state": got.append}, reconnection=False
     )
     deadline = time.monotonic() + 10
     while not got and time.monotonic() < deadline:

@@ -21,7 +21,7 @@ import pytest
 import socketio
 from sqlalchemy import func, select
 
-from tests.servers import RunningServer, running_server
+from tests.servers import RunningServer, phone_clients, running_server, screen_client
 from tests.test_server import create_workshop
 from voting.database import Database
 from voting.models import StrandState, Vote, VoteHistory
@@ -30,35 +30,12 @@ pytestmark = pytest.mark.server
 PHONES = 60
 
 
-async def _console(server: RunningServer, http: Any, session_id: int) -> socketio.AsyncClient:
-    console = socketio.AsyncClient()
-    await console.connect(
-        server.url,
-        headers=server.cookie_header(http),
-        transports=["websocket"],
-        wait_timeout=10,
-        auth={"role": "console", "session_id": session_id},
-    )
-    return console
-
-
 async def _close_while_voting(
     server: RunningServer, http: Any, session_id: int, code: str
 ) -> list[dict[str, Any]]:
-    console = await _console(server, http, session_id)
+    console = await screen_client(server, http, "console", session_id)
     assert (await console.call("control", {"action": "open", "strand": "culture"}))["ok"]
-    phones = [socketio.AsyncClient() for _ in range(PHONES)]
-    await asyncio.gather(
-        *(
-            p.connect(
-                server.url,
-                transports=["websocket"],
-                wait_timeout=10,
-                auth={"role": "phone", "code": code},
-            )
-            for p in phones
-        )
-    )
+    phones = await phone_clients(server, code, PHONES)
 
     async def vote(i: int, p: socketio.AsyncClient) -> dict[str, Any]:
         await asyncio.sleep(0.002 * i)  # spread the votes across the close
@@ -109,8 +86,8 @@ def test_votes_racing_a_close_are_counted_or_refused_never_half_applied(tmp_path
 
 
 async def _two_consoles(server: RunningServer, http: Any, session_id: int) -> Any:
-    first = await _console(server, http, session_id)
-    second = await _console(server, http, session_id)
+    first = await screen_client(server, http, "console", session_id)
+    second = await screen_client(server, http, "console", session_id)
     states: dict[str, dict[str, Any]] = {}
     first.on("state", lambda data: states.__setitem__("first", data))
     second.on("state", lambda data: states.__setitem__("second", data))

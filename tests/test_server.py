@@ -17,7 +17,13 @@ import socketio
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_from
-from tests.servers import RunningServer, free_port, running_server
+from tests.servers import (
+    RunningServer,
+    free_port,
+    phone_clients,
+    running_server,
+    screen_client,
+)
 from voting.database import Database
 from voting.models import Vote, VoteHistory
 from voting.qrcodes import qr_svg
@@ -69,40 +75,16 @@ async def _vote_together(
     server: RunningServer, http: requests.Session, session_id: int, code: str
 ) -> dict[str, Any]:
     presenter_tallies: list[dict[str, Any]] = []
-    console = socketio.AsyncClient()
-    presenter = socketio.AsyncClient()
-    presenter.on("tally", presenter_tallies.append)
-    await console.connect(
-        server.url,
-        headers=server.cookie_header(http),
-        transports=["websocket"],
-        wait_timeout=10,
-        auth={"role": "console", "session_id": session_id},
-    )
-    await presenter.connect(
-        server.url,
-        headers=server.cookie_header(http),
-        transports=["websocket"],
-        wait_timeout=10,
-        auth={"role": "presenter", "session_id": session_id},
+    console = await screen_client(server, http, "console", session_id)
+    presenter = await screen_client(
+        server, http, "presenter", session_id, handlers={"tally": presenter_tallies.append}
     )
     opened = await console.call("control", {"action": "open", "strand": "leadership"}, timeout=10)
     assert opened["ok"], opened
 
     tokens: list[str] = []
-    phones = [socketio.AsyncClient() for _ in range(PHONES)]
-    for p in phones:
-        p.on("joined", lambda data: tokens.append(data["token"]))
-    await asyncio.gather(
-        *(
-            p.connect(
-                server.url,
-                transports=["websocket"],
-                wait_timeout=10,
-                auth={"role": "phone", "code": code},
-            )
-            for p in phones
-        )
+    phones = await phone_clients(
+        server, code, PHONES, handlers={"joined": lambda data: tokens.append(data["token"])}
     )
     acks = await asyncio.gather(
         *(
@@ -136,14 +118,8 @@ async def _rejoin(
     server: RunningServer, http: requests.Session, session_id: int, code: str, token: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     got: dict[str, Any] = {}
-    console = socketio.AsyncClient()
-    console.on("state", lambda data: got.__setitem__("console", data))
-    await console.connect(
-        server.url,
-        headers=server.cookie_header(http),
-        transports=["websocket"],
-        wait_timeout=10,
-        auth={"role": "console", "session_id": session_id},
+    console = await screen_client(
+        server, http, "console", session_id, handlers={"state": lambda d: got.update(console=d)}
     )
     phone = socketio.AsyncClient()
     phone.on("me", lambda data: got.__setitem__("me", data))
