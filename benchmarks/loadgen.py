@@ -95,7 +95,11 @@ def client_process(urls: list[str], commands: Any, results: Any) -> None:
 
 
 async def _join(
-    phones: list[socketio.AsyncClient], url: str, code: str, gate: asyncio.Semaphore
+    phones: list[socketio.AsyncClient],
+    url: str,
+    code: str,
+    gate: asyncio.Semaphore,
+    transports: list[str] | None,
 ) -> tuple[float, bool]:
     phone = socketio.AsyncClient(reconnection=False)
     phones.append(phone)
@@ -103,7 +107,7 @@ async def _join(
         start = time.monotonic()
         try:
             await phone.connect(
-                url, transports=["websocket"], wait_timeout=20, auth={"role": "phone", "code": code}
+                url, transports=transports, wait_timeout=20, auth={"role": "phone", "code": code}
             )
             return time.monotonic() - start, True
         except Exception:
@@ -128,11 +132,11 @@ async def _client(urls: list[str], commands: Any, results: Any) -> None:
     while True:
         command = await loop.run_in_executor(None, commands.get)
         if command[0] == "connect":
-            _, code, first_index, count, concurrency = command
+            _, code, first_index, count, concurrency, transports = command
             gate = asyncio.Semaphore(concurrency)
             timings = await asyncio.gather(
                 *(
-                    _join(phones, urls[(first_index + i) % len(urls)], code, gate)
+                    _join(phones, urls[(first_index + i) % len(urls)], code, gate, transports)
                     for i in range(count)
                 )
             )
@@ -185,12 +189,14 @@ class Clients:
                 collected.extend(payload)
         return collected
 
-    async def connect(self, code: str, phones: int, concurrency: int) -> list[Any]:
+    async def connect(
+        self, code: str, phones: int, concurrency: int, transports: list[str] | None
+    ) -> list[Any]:
         n = len(self.processes)
         self.share = [phones // n + (1 if i < phones % n else 0) for i in range(n)]
         first = 0
         for q, count in zip(self.commands, self.share, strict=True):
-            q.put(("connect", code, first, count, concurrency))
+            q.put(("connect", code, first, count, concurrency, transports))
             first += count
         return await self.gather("connected")
 
@@ -394,7 +400,10 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
         await asyncio.sleep(0.5)
         rss0, cpu0 = rss_bytes(target.pids), cpu_seconds(target.pids)
         start = time.monotonic()
-        timings = await clients.connect(target.code, args.phones, args.concurrency)
+        # Browsers start on long-polling and upgrade (`--transport upgrade`); by default the
+        # simulated phones connect straight over WebSocket.
+        transports = ["websocket"] if args.transport == "websocket" else None
+        timings = await clients.connect(target.code, args.phones, args.concurrency, transports)
         connect_wall = time.monotonic() - start
         await asyncio.sleep(1.0)  # let joins' tallies settle before measuring memory
         rss1, cpu1 = rss_bytes(target.pids), cpu_seconds(target.pids)
@@ -581,6 +590,12 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=4, help="client processes")
     parser.add_argument(
         "--concurrency", type=int, default=25, help="handshakes in flight per client process"
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("websocket", "upgrade"),
+        default="websocket",
+        help="phones connect by WebSocket, or by long-polling then upgrade as browsers do",
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default=None)
