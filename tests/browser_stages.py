@@ -4,14 +4,14 @@ one state (accessibility, weak connections, shortcuts).
 A `Workshop` drives the server the way its own clients do, but without a browser: the
 facilitator's forms over HTTP (with the CSRF token of the page), console actions as a Socket.IO
 `control` event, and anonymous phones as Socket.IO clients. The browser then only opens the
-page under test. The fixtures live in each test module (see tests/test_accessibility.py);
-Chromium is found and skipped as in tests/browser_support.py.
+page under test. A test module makes its fixtures with `module_browser()` and
+`module_workshop(...)`; Chromium is found and skipped as in tests/browser_support.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,6 +69,31 @@ def public_server(
         **env,
     ) as server:
         yield server
+
+
+def module_browser() -> Callable[..., Iterator[Browser]]:
+    """A `browser` fixture: one Chromium for the whole test module."""
+
+    @pytest.fixture(scope="module")
+    def browser() -> Iterator[Browser]:
+        with chromium() as launched:
+            yield launched
+
+    return browser
+
+
+def module_workshop(name: str, **env: Any) -> Callable[..., Iterator[Workshop]]:
+    """A `workshop` fixture: a `Workshop` on its own public server for the whole test module;
+    `env` adds server settings (VOTING_…)."""
+
+    @pytest.fixture(scope="module")
+    def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
+        with public_server(tmp_path_factory, name, **env) as server:
+            made = Workshop(server)
+            yield made
+            made.close()
+
+    return workshop
 
 
 @dataclass

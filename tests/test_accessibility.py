@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser_stages import FAMILY, LEVELS, Session, Workshop, chromium, public_server
+from tests.browser_stages import (
+    FAMILY,
+    LEVELS,
+    Session,
+    Workshop,
+    module_browser,
+    public_server,
+)
 from tests.browser_support import ARTIFACTS, DESKTOP, PHONE, TIMEOUT_MS, PageErrors
 from tests.colour_vision import contrast, parse
 from tests.servers import RunningServer, running_server
@@ -46,10 +53,7 @@ FAMILY_NAME = "The family experience of transformed services"
 # ------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
+browser = module_browser()
 
 
 @pytest.fixture(scope="module")

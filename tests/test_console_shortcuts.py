@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser_stages import FAMILY, Session, Workshop, chromium, public_server
+from tests.browser_stages import FAMILY, Session, Workshop, module_browser, module_workshop
 from tests.browser_support import DESKTOP, TIMEOUT_MS, PageErrors
 
 if TYPE_CHECKING:
@@ -28,18 +28,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 FAMILY_NAME = "The family experience of transformed services"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
-    with public_server(tmp_path_factory, "keys") as server:
-        made = Workshop(server)
-        yield made
-        made.close()
+browser = module_browser()
+workshop = module_workshop("keys")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.browser_stages import FAMILY, Workshop, chromium, public_server
+from tests.browser_stages import FAMILY, Workshop, module_browser, module_workshop
 from tests.browser_support import PHONE, TIMEOUT_MS, PageErrors
 
 if TYPE_CHECKING:
@@ -41,18 +41,8 @@ USABLE_WITHIN_S = 5.0
 SOCKET_IO = "/socket.io/"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
-    with public_server(tmp_path_factory, "weight") as server:
-        made = Workshop(server)
-        yield made
-        made.close()
+browser = module_browser()
+workshop = module_workshop("weight")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser_stages import FAMILY, Session, Workshop, chromium
+from tests.browser_stages import FAMILY, Session, Workshop, module_browser
 from tests.browser_support import DESKTOP, PHONE, TIMEOUT_MS, PageErrors
 from tests.servers import free_port, running_server
 from voting.database import Database
@@ -36,10 +36,7 @@ OFFLINE = "Offline: your vote will be sent when you are back online"
 NETWORK_ERRORS = r"net::ERR_(INTERNET_DISCONNECTED|FAILED)"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
+browser = module_browser()
 
 
 @pytest.fixture(scope="module")
