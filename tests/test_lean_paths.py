@@ -4,15 +4,17 @@ personal snapshot of a phone that has just joined."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import control, last, make_session, phone, received, screen, vote
 from voting import snapshots, votes
 from voting.control import create_assessment, framework_of
 from voting.database import get_database
-from voting.models import Assessment, VotingSession
+from voting.models import Assessment, StrandState, VotingSession
 from voting.tallies import live_tally
 from voting.validation import Refusal
 
@@ -162,3 +164,38 @@ def test_a_joining_phone_is_sent_its_empty_personal_snapshot(
         "votes": {},
         "profile": {"role": None, "sector": None, "locality": None, "done": False},
     }
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_a_vote_in_flight_holds_off_the_close_of_its_strand(
+    app: Flask, facilitator: FlaskClient, assessment_id: int
+) -> None:
+    """The vote's one select locks the strand's row (`FOR SHARE OF strand_states`): a close
+    waits until the vote has committed, so no vote checked as open lands after the close. (On
+    SQLite the write lock, taken before the select, orders them.)"""
+    session = make_session(app, assessment_id)
+    console = screen(app, facilitator, "console", session.id)
+    control(console, action="start")
+    assert control(console, action="open", strand="leadership")["ok"]
+    database = get_database(app)
+    joined = votes.join(database, session.join_code, None)
+    close = (
+        update(StrandState)
+        .where(StrandState.session_id == session.id, StrandState.strand_key == "leadership")
+        .values(status="closed")
+    )
+    bound = {"session_id": session.id, "strand_key": "leadership"}
+    with database.transaction() as voting:  # a vote between its check and its commit
+        row = voting.execute(
+            votes._VOTE_CONTEXT, {**bound, "participant_id": joined.participant_id}
+        ).one()
+        assert row[3] == "open"
+        with (
+            database.engine.connect() as closing,
+            pytest.raises(OperationalError, match="lock timeout"),
+            closing.begin(),
+        ):
+            closing.exec_driver_sql("SET LOCAL lock_timeout = '300ms'")
+            closing.execute(close)
+    with database.engine.begin() as closing:  # once the vote has committed, the close goes on
+        assert closing.execute(close).rowcount == 1

@@ -14,6 +14,8 @@ The rules (docs/security.md, "Races"):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import socketio
 from sqlalchemy import func, select
 
 from tests.servers import RunningServer, phone_clients, running_server, screen_client
+from tests.services import fresh_schema, postgres_url
 from tests.test_server import create_workshop
 from voting.database import Database
 from voting.models import StrandState, Vote, VoteHistory
@@ -31,8 +34,9 @@ PHONES = 60
 
 
 async def _close_while_voting(
-    server: RunningServer, http: Any, session_id: int, code: str
-) -> list[dict[str, Any]]:
+    server: RunningServer, http: Any, session_id: int, code: str, url: str
+) -> tuple[list[dict[str, Any]], int]:
+    """The phones' acknowledgements, and the votes stored when the close was acknowledged."""
     console = await screen_client(server, http, "console", session_id)
     assert (await console.call("control", {"action": "open", "strand": "culture"}))["ok"]
     phones = await phone_clients(server, code, PHONES)
@@ -41,17 +45,18 @@ async def _close_while_voting(
         await asyncio.sleep(0.002 * i)  # spread the votes across the close
         return await p.call("vote", {"strand": "culture", "level": 1 + i % 4}, timeout=30)
 
-    async def close_midway() -> dict[str, Any]:
+    async def close_midway() -> int:
         await asyncio.sleep(0.002 * PHONES / 2)
-        return await console.call("control", {"action": "close", "strand": "culture"}, timeout=30)
+        closed = await console.call("control", {"action": "close", "strand": "culture"}, timeout=30)
+        assert closed["ok"], closed
+        return _count(url, select(func.count()).select_from(Vote))
 
-    *acks, closed = await asyncio.gather(
+    *acks, stored_at_close = await asyncio.gather(
         *(vote(i, p) for i, p in enumerate(phones)), close_midway()
     )
-    assert closed["ok"], closed
     await asyncio.gather(*(p.disconnect() for p in phones))
     await console.disconnect()
-    return acks
+    return acks, stored_at_close
 
 
 def _count(url: str, query: Any) -> int:
@@ -63,26 +68,47 @@ def _count(url: str, query: Any) -> int:
         database.dispose()
 
 
-def test_votes_racing_a_close_are_counted_or_refused_never_half_applied(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'voting.sqlite3'}"
-    with running_server(
-        url,
-        tmp_path,
-        VOTING_TALLY_INTERVAL="0.05",
-        VOTING_EVENTS_PER_SECOND="1000",
-        VOTING_EVENT_BURST="1000",
-    ) as server:
+@contextmanager
+def _database(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'voting.sqlite3'}"
+    else:
+        with fresh_schema(postgres_url()) as url:
+            yield url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_votes_racing_a_close_are_counted_or_refused_never_half_applied(
+    tmp_path: Path, kind: str
+) -> None:
+    """On SQLite the write lock orders them; on PostgreSQL the vote's shared lock on the strand's
+    row (`FOR SHARE OF strand_states`) does: either way a vote is stored exactly when it was
+    acknowledged."""
+    with (
+        _database(kind, tmp_path) as url,
+        running_server(
+            url,
+            tmp_path,
+            VOTING_TALLY_INTERVAL="0.05",
+            VOTING_EVENTS_PER_SECOND="1000",
+            VOTING_EVENT_BURST="1000",
+        ) as server,
+    ):
         http = server.facilitator()
         session_id, code = create_workshop(server, http)
-        acks = asyncio.run(_close_while_voting(server, http, session_id, code))
-    accepted = [a for a in acks if a["ok"]]
+        acks, stored_at_close = asyncio.run(
+            _close_while_voting(server, http, session_id, code, url)
+        )
+        accepted = [a for a in acks if a["ok"]]
+        # No vote was stored after the close: every vote counted was in before it.
+        assert _count(url, select(func.count()).select_from(Vote)) == len(accepted)
+        assert stored_at_close == len(accepted)
+        assert _count(url, select(func.count()).select_from(VoteHistory)) == len(accepted)
     refused = [a for a in acks if not a["ok"]]
     assert accepted and len(accepted) + len(refused) == PHONES
     assert {a["error"] for a in refused} <= {
         "Voting on this strand is closed. Your earlier vote, if any, still counts."
     }
-    assert _count(url, select(func.count()).select_from(Vote)) == len(accepted)
-    assert _count(url, select(func.count()).select_from(VoteHistory)) == len(accepted)
 
 
 async def _two_consoles(server: RunningServer, http: Any, session_id: int) -> Any:
