@@ -23,6 +23,7 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check voting tests benchmarks deploy
+	$(BIN)/ruff format --check voting tests benchmarks deploy
 	$(BIN)/python -m pytest
 
 # A short load benchmark (under two minutes): the eventlet server and a bare python-socketio

@@ -86,8 +86,12 @@ def new_context(browser: Browser) -> Iterator[ContextFactory]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     port = free_port()
-    with running_server(f"sqlite:///{tmp_path / 'voting.sqlite3'}", tmp_path, port=port,
-                        VOTING_PUBLIC_URL=f"http://127.0.0.1:{port}") as running:
+    with running_server(
+        f"sqlite:///{tmp_path / 'voting.sqlite3'}",
+        tmp_path,
+        port=port,
+        VOTING_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    ) as running:
         yield running
 
 
@@ -96,7 +100,8 @@ def tap_level(page: Page, strand: str, level: int) -> None:
     page.locator(f'label[for="opt-{strand}-{level}"]').tap()
     expect(page.locator(f"#opt-{strand}-{level}")).to_be_checked()
     expect(page.locator(f"#status-{strand}")).to_have_text(
-        f"Your vote is saved: {LEVELS[level - 1]}.")
+        f"Your vote is saved: {LEVELS[level - 1]}."
+    )
 
 
 def expect_no_desk_rating(page: Page) -> None:
@@ -106,8 +111,11 @@ def expect_no_desk_rating(page: Page) -> None:
 
 def track_widths(page: Page, bars: str) -> set[int]:
     """The drawn widths of the bar tracks in one list of bars: one width when they line up."""
-    return set(page.locator(f"{bars} .bar-track").evaluate_all(
-        "tracks => tracks.map(t => Math.round(t.getBoundingClientRect().width))"))
+    return set(
+        page.locator(f"{bars} .bar-track").evaluate_all(
+            "tracks => tracks.map(t => Math.round(t.getBoundingClientRect().width))"
+        )
+    )
 
 
 def screenshot(page: Page, name: str) -> None:
@@ -115,8 +123,9 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
-                                          server: RunningServer) -> None:
+def test_a_live_workshop_in_real_browsers(
+    new_context: ContextFactory, server: RunningServer
+) -> None:
     base = server.url
     errors = PageErrors()
     pages: dict[str, Page] = {}
@@ -129,8 +138,16 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         create_assessment(console, base)
         edit_desk(console, {FAMILY: "Developing", "culture": "Developing/Maturing"})
         desk_cells = console.locator("table").first.locator("tbody tr td:first-of-type")
-        expect(desk_cells).to_have_text(["Developing", "Not recorded", "Not recorded",
-                                         "Developing/Maturing", "Not recorded", "Not recorded"])
+        expect(desk_cells).to_have_text(
+            [
+                "Developing",
+                "Not recorded",
+                "Not recorded",
+                "Developing/Maturing",
+                "Not recorded",
+                "Not recorded",
+            ]
+        )
         sid = create_session(console, base, "Partnership workshop", STRANDS)
 
         rows = console.locator("#strand-rows tr")
@@ -161,7 +178,8 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         expect(presenter.locator("img.qr")).to_have_attribute("alt", f"QR code for {join_url}")
         presenter.wait_for_function(
             "() => { const img = document.querySelector('img.qr');"
-            " return img.complete && img.naturalWidth > 0; }")
+            " return img.complete && img.naturalWidth > 0; }"
+        )
 
         # The presenter is only watched from here on; the console, clicked, goes back in front
         # (a background tab gets no animation frames, which Playwright's clicks wait for).
@@ -195,7 +213,8 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
             expect(page.locator("#profile")).to_be_hidden()
             expect(page.locator(f"#title-{FAMILY}")).to_have_text(f"1. {FAMILY_NAME}")
             expect(page.locator(f"#state-{FAMILY}")).to_have_text(
-                "Voting on this strand opens soon.")
+                "Voting on this strand opens soon."
+            )
             expect(page.locator(f"#opt-{FAMILY}-1")).to_be_disabled()
 
         # The projector and the console count the phones as they join, before anything starts.
@@ -212,19 +231,22 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 0 voted")
         for page in phones:
             expect(page.locator(f"#state-{FAMILY}")).to_have_text(
-                "Voting is open. Tap a level; you can change it while voting is open.")
+                "Voting is open. Tap a level; you can change it while voting is open."
+            )
         tap_level(first, FAMILY, 2)
         tap_level(second, FAMILY, 3)
         tap_level(third, FAMILY, 1)
         tap_level(fourth, FAMILY, 4)
         expect(family_row.locator("td.num")).to_have_text("4 of 5")
         expect(family_row.locator(".distribution")).to_have_text(
-            "Early 1 · Developing 1 · Maturing 1 · Mature 1")
+            "Early 1 · Developing 1 · Maturing 1 · Mature 1"
+        )
         expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 4 voted")
         tap_level(third, FAMILY, 2)
         expect(third.locator(f"#opt-{FAMILY}-1")).not_to_be_checked()
         expect(family_row.locator(".distribution")).to_have_text(
-            "Early 0 · Developing 2 · Maturing 1 · Mature 1")
+            "Early 0 · Developing 2 · Maturing 1 · Mature 1"
+        )
         # The fifth phone loses its connection, votes anyway: the vote waits, then is sent.
         contexts[4].set_offline(True)
         expect(fifth.locator("#connection")).to_contain_text("Offline")
@@ -234,7 +256,8 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         contexts[4].set_offline(False)
         expect(fifth.locator(f"#status-{FAMILY}")).to_have_text("Your vote is saved: Maturing.")
         expect(family_row.locator(".distribution")).to_have_text(
-            "Early 0 · Developing 2 · Maturing 2 · Mature 1")
+            "Early 0 · Developing 2 · Maturing 2 · Mature 1"
+        )
         expect(family_row.locator("td.num")).to_have_text("5 of 5")
         expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 5 voted")
         # Results are hidden until the facilitator shows them.
@@ -248,27 +271,31 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         expect(console.locator("#results-toggle")).to_have_attribute("aria-pressed", "true")
         expect(presenter.locator("#strand-results .bar-label")).to_have_text(LEVELS)
         expect(presenter.locator("#strand-results .bar-value")).to_have_text(
-            ["0 (0%)", "2 (40%)", "2 (40%)", "1 (20%)"])
+            ["0 (0%)", "2 (40%)", "2 (40%)", "1 (20%)"]
+        )
         for page in phones:
             expect(page.locator(f"#results-{FAMILY} .results-title")).to_have_text(
-                "How the room voted")
+                "How the room voted"
+            )
             expect(page.locator(f"#results-{FAMILY} .bar-value")).to_have_text(
-                ["0 (0%)", "2 (40%)", "2 (40%)", "1 (20%)"])
+                ["0 (0%)", "2 (40%)", "2 (40%)", "1 (20%)"]
+            )
 
         # Revealing while voting is open is refused, so the rating cannot anchor the votes.
         console.locator(f"#reveal-{FAMILY}").click()
         expect(console.locator("#console-message")).to_have_text(
             f"Close voting on {FAMILY_NAME} before revealing the desk rating, so that it "
-            "cannot anchor the room's votes.")
+            "cannot anchor the room's votes."
+        )
         expect(console.locator("#console-message")).to_have_class(re.compile(r"\bis-error\b"))
 
         console.locator(f"#close-{FAMILY}").click()
-        expect(console.locator("#console-message")).to_have_text(
-            f"Voting closed on {FAMILY_NAME}.")
+        expect(console.locator("#console-message")).to_have_text(f"Voting closed on {FAMILY_NAME}.")
         expect(presenter.locator("#strand-status")).to_have_text("Voting is closed · 5 voted")
         for page in phones:
             expect(page.locator(f"#state-{FAMILY}")).to_have_text(
-                "Voting on this strand is closed.")
+                "Voting on this strand is closed."
+            )
             expect(page.locator(f"#opt-{FAMILY}-1")).to_be_disabled()
         # Every screen has the closed state now, and none of them shows the desk rating.
         for page in (presenter, *phones):
@@ -276,21 +303,23 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
 
         console.locator(f"#reveal-{FAMILY}").click()
         expect(console.locator("#console-message")).to_have_text(
-            f"Desk rating for {FAMILY_NAME} revealed.")
+            f"Desk rating for {FAMILY_NAME} revealed."
+        )
         expect(family_row.locator("td").nth(3)).to_have_text("Developing (revealed)")
         expect(console.locator(f"#reveal-{FAMILY}")).to_have_text("Hide desk rating")
         expect(presenter.locator("#strand-desk")).to_be_visible()
         expect(presenter.locator("#strand-desk")).to_have_text(
-            "Programme team's desk rating: Developing")
-        expect(presenter.locator("#strand-results .is-desk .bar-label")).to_have_text(
-            "Developing")
+            "Programme team's desk rating: Developing"
+        )
+        expect(presenter.locator("#strand-results .is-desk .bar-label")).to_have_text("Developing")
         # The row with the desk tag has as long a track as the others, so bars compare.
         assert len(track_widths(presenter, "#strand-results")) == 1
         assert len(track_widths(console, f"#strand-rows tr:has(#reveal-{FAMILY})")) == 1
         for page in phones:
             expect(page.locator(f"#desk-{FAMILY}")).to_be_visible()
             expect(page.locator(f"#desk-{FAMILY}")).to_have_text(
-                "The programme team's desk rating: Developing")
+                "The programme team's desk rating: Developing"
+            )
 
         # 6. A reload rejoins as the same participant: same token, vote still there.
         token_key = f"voting:token:{code}"
@@ -302,7 +331,8 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         expect(third.locator(f"#status-{FAMILY}")).to_have_text("Your vote is saved: Developing.")
         expect(third.locator("#profile")).to_be_hidden()
         expect(third.locator(f"#desk-{FAMILY}")).to_have_text(
-            "The programme team's desk rating: Developing")
+            "The programme team's desk rating: Developing"
+        )
         assert third.evaluate("key => localStorage.getItem(key)", token_key) == token
 
         # 7. Screenshots for a human to look at.
@@ -327,18 +357,30 @@ def test_a_live_workshop_in_real_browsers(new_context: ContextFactory,
         assert download.ok
         votes = list(csv.DictReader(io.StringIO(download.text())))
         assert sorted(v["level"] for v in votes) == [
-            "Developing", "Developing", "Mature", "Maturing", "Maturing"]
-        assert sorted((v["role"], v["sector"], v["participant_locality"], v["level"])
-                      for v in votes) == sorted([
-            ("strategic", "Police", "North Herts", "Developing"),
-            ("operational", "Health", "", "Mature"),
-            ("", "", "", "Developing"), ("", "", "", "Maturing"), ("", "", "", "Maturing")])
+            "Developing",
+            "Developing",
+            "Mature",
+            "Maturing",
+            "Maturing",
+        ]
+        assert sorted(
+            (v["role"], v["sector"], v["participant_locality"], v["level"]) for v in votes
+        ) == sorted(
+            [
+                ("strategic", "Police", "North Herts", "Developing"),
+                ("operational", "Health", "", "Mature"),
+                ("", "", "", "Developing"),
+                ("", "", "", "Maturing"),
+                ("", "", "", "Maturing"),
+            ]
+        )
 
         assert errors.errors == []
 
 
-def test_joining_by_code_and_ending_the_session(new_context: ContextFactory,
-                                                server: RunningServer) -> None:
+def test_joining_by_code_and_ending_the_session(
+    new_context: ContextFactory, server: RunningServer
+) -> None:
     base = server.url
     errors = PageErrors()
     pages: dict[str, Page] = {}
@@ -358,7 +400,8 @@ def test_joining_by_code_and_ending_the_session(new_context: ContextFactory,
         phone.get_by_label("Session code").fill("00000")
         phone.get_by_role("button", name="Join").tap()
         expect(phone.locator(".error-summary")).to_contain_text(
-            "There is no session with that code")
+            "There is no session with that code"
+        )
         # Typed in lower case with a space: still found, and redirected to the canonical URL.
         phone.get_by_label("Session code").fill(f"{code[:3].lower()} {code[3:].lower()}")
         phone.get_by_role("button", name="Join").tap()
@@ -374,6 +417,7 @@ def test_joining_by_code_and_ending_the_session(new_context: ContextFactory,
             def handle(dialog: Any) -> None:
                 asked.append(dialog.message)
                 dialog.accept() if accept else dialog.dismiss()
+
             return handle
 
         console.once("dialog", answer(False))
@@ -382,25 +426,29 @@ def test_joining_by_code_and_ending_the_session(new_context: ContextFactory,
         console.get_by_role("button", name="End session").click()
         expect(console.locator("#status")).to_have_text("Ended")
         expect(console.locator("#console-message")).to_have_text(
-            "Session ended. Votes are kept; export them from the assessment page.")
+            "Session ended. Votes are kept; export them from the assessment page."
+        )
         expect(console.get_by_role("button", name="End session")).to_be_disabled()
         assert asked == ["End this session? Phones can no longer vote. Votes are kept."] * 2
 
         expect(phone.locator("#notice")).to_have_text(
-            "This session has ended. Thank you for taking part.")
+            "This session has ended. Thank you for taking part."
+        )
         expect(phone.locator("#opt-leadership-1")).to_be_disabled()
         # A participant already in the session may come back; a newcomer is turned away.
         phone.reload()
         expect(phone.locator("#connection")).to_have_text("Connected")
         expect(phone.locator("#notice")).to_have_text(
-            "This session has ended. Thank you for taking part.")
+            "This session has ended. Thank you for taking part."
+        )
         # The refused phone's socket.io client polls once more after the refusal; the server
         # answers 400 to the closed engine.io session.
         errors.allow(r"status of 400 .*/socket\.io/\?EIO=4&transport=polling")
         late = pages["late"] = errors.watch(new_context(**PHONE), "late").new_page()
         late.goto(f"{base}/s/{code}")
         expect(late.locator("#notice")).to_have_text(
-            "This session has ended. Thank you for taking part.")
+            "This session has ended. Thank you for taking part."
+        )
         expect(late.locator("#connection")).to_have_text("Not connected")
 
         assert errors.errors == []
