@@ -30,6 +30,7 @@ from voting.models import (
     utcnow,
 )
 from voting.validation import Refusal, as_payload, bool_field, text_field
+from voting.votes import NOT_IN_SESSION
 
 # No 0/O, 1/I/L: the code is read off a screen at the back of a hall.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -254,7 +255,7 @@ def _strand_arg(
 ) -> StrandState:
     key = text_field(payload, "strand", "a strand", max_length=40)
     if key not in states:
-        raise Refusal("That strand is not part of this session.")
+        raise Refusal(NOT_IN_SESSION)
     return states[key]
 
 

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy import insert as generic_insert
@@ -44,6 +44,7 @@ DEFAULT_SECTORS = (
     "Other",
 )
 TOKEN_BYTES = 24
+NOT_IN_SESSION = "That strand is not part of this session."
 
 
 def hash_token(token: str) -> str:
@@ -146,7 +147,7 @@ def voting_closed_reason(
     """Why a vote on this strand would be refused now, or None when it is open
     (`strand_status` None: the strand is not part of the session)."""
     if strand_status is None:
-        return "That strand is not part of this session."
+        return NOT_IN_SESSION
     if session_status == "ended":
         return "This session has ended, so votes can no longer be changed."
     if closes_at is not None and utcnow() >= closes_at:
@@ -192,9 +193,7 @@ _VOTE_CONTEXT = (
     )
     .with_for_update(read=True, of=StrandState.__table__)
 )
-_SESSION_STATUS = select(VotingSession.status, VotingSession.closes_at).where(
-    VotingSession.id == bindparam("session_id")
-)
+_SESSION_EXISTS = select(VotingSession.id).where(VotingSession.id == bindparam("session_id"))
 
 
 def cast_vote(
@@ -214,7 +213,6 @@ def cast_vote(
         ).first()
         if found is None:
             _refuse_unknown_strand(connection, session_id)
-        assert found is not None
         status, closes_at, level_count, strand_status, round_, old_level, old_comment, old_id = (
             found
         )
@@ -244,12 +242,11 @@ def cast_vote(
         return Receipt(strand_key, level, comment, round_, True)
 
 
-def _refuse_unknown_strand(connection: Connection, session_id: int) -> None:
+def _refuse_unknown_strand(connection: Connection, session_id: int) -> NoReturn:
     """No strand row: say whether the session or only the strand is missing."""
-    session = connection.execute(_SESSION_STATUS, {"session_id": session_id}).first()
-    if session is None:
+    if connection.execute(_SESSION_EXISTS, {"session_id": session_id}).first() is None:
         raise Refusal("This session no longer exists.")
-    raise Refusal(voting_closed_reason(session.status, session.closes_at, None) or "")
+    raise Refusal(NOT_IN_SESSION)
 
 
 _HISTORY_INSERT = generic_insert(VoteHistory.__table__)
