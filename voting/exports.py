@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from voting import analysis
 from voting.control import desk_label, framework_of
 from voting.models import Assessment, Participant, StrandState, Vote, VotingSession, utcnow
-from voting.tallies import joined_count, level_counts
+from voting.tallies import in_current_round, joined_count, level_counts
 
 if TYPE_CHECKING:
     from voting.results import Results
@@ -61,12 +61,7 @@ def vote_rows(
         select(Vote, VotingSession, Participant)
         .join(VotingSession, VotingSession.id == Vote.session_id)
         .join(Participant, Participant.id == Vote.participant_id)
-        .join(
-            StrandState,
-            (StrandState.session_id == Vote.session_id)
-            & (StrandState.strand_key == Vote.strand_key)
-            & (StrandState.round == Vote.round),
-        )
+        .join(StrandState, in_current_round(Vote))
         .where(VotingSession.assessment_id == assessment.id)
         .order_by(VotingSession.id, Vote.strand_key, Vote.id)
     )
@@ -171,12 +166,7 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
 def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
     rows = db.execute(
         select(Vote.strand_key, Vote.comment)
-        .join(
-            StrandState,
-            (StrandState.session_id == Vote.session_id)
-            & (StrandState.strand_key == Vote.strand_key)
-            & (StrandState.round == Vote.round),
-        )
+        .join(StrandState, in_current_round(Vote))
         .where(Vote.session_id == session_id, Vote.comment.is_not(None), Vote.comment != "")
         .order_by(Vote.id)
     ).all()

@@ -28,6 +28,7 @@ from voting.models import (
     Vote,
     VotingSession,
 )
+from voting.tallies import in_current_round
 from voting.votes import ROLE_CHOICES
 
 FORUM_LABELS = {"strategic": "Strategic", "operational": "Operational", "mixed": "Mixed"}
@@ -144,14 +145,6 @@ def _extremes(strands: list[StrandResult], pick: Any) -> list[StrandResult]:
     return [s for s in strands if s.forums_covering == target]
 
 
-def _current_round_join() -> Any:
-    return and_(
-        StrandState.session_id == Vote.session_id,
-        StrandState.strand_key == Vote.strand_key,
-        StrandState.round == Vote.round,
-    )
-
-
 def vote_rows(db: Session, assessment_id: int, session_id: int | None = None) -> list[VoteRow]:
     query = (
         select(
@@ -164,7 +157,7 @@ def vote_rows(db: Session, assessment_id: int, session_id: int | None = None) ->
             VotingSession.forum_type,
             VotingSession.name,
         )
-        .join(StrandState, _current_round_join())
+        .join(StrandState, in_current_round(Vote))
         .join(Participant, Participant.id == Vote.participant_id)
         .join(VotingSession, VotingSession.id == Vote.session_id)
         .where(VotingSession.assessment_id == assessment_id)
@@ -248,7 +241,7 @@ def _kept_counts(
 def _comments(db: Session, assessment_id: int, session_id: int | None) -> dict[str, list[str]]:
     query = (
         select(Vote.strand_key, Vote.comment)
-        .join(StrandState, _current_round_join())
+        .join(StrandState, in_current_round(Vote))
         .join(VotingSession, VotingSession.id == Vote.session_id)
         .where(
             VotingSession.assessment_id == assessment_id,

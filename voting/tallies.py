@@ -4,37 +4,34 @@ from the rows, so a screen can never drift from what the database holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from voting.models import ArchivedTally, Assessment, Participant, StrandState, Vote, VotingSession
+
+
+def in_current_round(table: Any) -> ColumnElement[bool]:
+    """Join condition: rows of `table` (votes, kept totals) in their strand's current round."""
+    return and_(
+        StrandState.session_id == table.session_id,
+        StrandState.strand_key == table.strand_key,
+        StrandState.round == table.round,
+    )
+
 
 # Built once and run with bound values: these run for every live tally (up to ten a second per
 # session), where building the statement cost more than running it.
 _CURRENT_ROUND_COUNTS = (
     select(Vote.strand_key, Vote.level, func.count())
-    .join(
-        StrandState,
-        and_(
-            StrandState.session_id == Vote.session_id,
-            StrandState.strand_key == Vote.strand_key,
-            StrandState.round == Vote.round,
-        ),
-    )
+    .join(StrandState, in_current_round(Vote))
     .where(Vote.session_id == bindparam("session_id"))
     .group_by(Vote.strand_key, Vote.level)
 )
 _ARCHIVED_COUNTS = (
     select(ArchivedTally.strand_key, ArchivedTally.level, ArchivedTally.count)
-    .join(
-        StrandState,
-        and_(
-            StrandState.session_id == ArchivedTally.session_id,
-            StrandState.strand_key == ArchivedTally.strand_key,
-            StrandState.round == ArchivedTally.round,
-        ),
-    )
+    .join(StrandState, in_current_round(ArchivedTally))
     .where(ArchivedTally.session_id == bindparam("session_id"))
 )
 _JOINED = (

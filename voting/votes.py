@@ -28,6 +28,7 @@ from voting.models import (
     VotingSession,
     utcnow,
 )
+from voting.tallies import in_current_round
 from voting.validation import Refusal
 
 ROLE_CHOICES = {"strategic": "Strategic", "operational": "Operational"}
@@ -179,13 +180,7 @@ _VOTE_CONTEXT = (
     .join(VotingSession, VotingSession.id == StrandState.session_id)
     .join(Assessment, Assessment.id == VotingSession.assessment_id)
     .outerjoin(
-        Vote,
-        and_(
-            Vote.session_id == StrandState.session_id,
-            Vote.strand_key == StrandState.strand_key,
-            Vote.round == StrandState.round,
-            Vote.participant_id == bindparam("participant_id"),
-        ),
+        Vote, and_(in_current_round(Vote), Vote.participant_id == bindparam("participant_id"))
     )
     .where(
         StrandState.session_id == bindparam("session_id"),
@@ -278,12 +273,7 @@ def current_votes(db: Session, session_id: int, participant_id: int) -> dict[str
     """This participant's votes in each strand's current round."""
     rows = db.execute(
         select(Vote.strand_key, Vote.level, Vote.comment)
-        .join(
-            StrandState,
-            (StrandState.session_id == Vote.session_id)
-            & (StrandState.strand_key == Vote.strand_key)
-            & (StrandState.round == Vote.round),
-        )
+        .join(StrandState, in_current_round(Vote))
         .where(Vote.session_id == session_id, Vote.participant_id == participant_id)
     ).all()
     return {key: {"level": level, "comment": comment} for key, level, comment in rows}
