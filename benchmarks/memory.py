@@ -228,7 +228,7 @@ def main() -> int:
         if args.echo:
             server_command = [str(ROOT / "benchmarks" / "echo_server.py"), str(port)]
         else:
-            server_command = ["-m", "voting.server", "serve", "--host", "127.0.0.1"]
+            server_command = ["-m", "voting", "serve", "--host", "127.0.0.1"]
             server_command += ["--port", str(port)]
         environment = {
             **os.environ,

@@ -126,7 +126,7 @@ def main() -> int:
         log = prefix / "workers.log"
         with log.open("wb") as out:
             serve = subprocess.Popen(
-                [sys.executable, "-m", "voting.server", "serve", "--host", "127.0.0.1",
+                [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1",
                  "--port", str(first), "--workers", "2"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
             )  # fmt: skip

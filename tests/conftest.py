@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient, FlaskCliRunner
+from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
-from voting import create_app
-from voting.control import (
+from tests.apps import CommandRunner, ready_app
+from voting.assessments import (
     DeskEntry,
     SessionSpec,
     create_assessment,
@@ -28,7 +28,7 @@ from voting.control import (
     save_desk_ratings,
 )
 from voting.database import Database, get_database
-from voting.events import socketio
+from voting.live.events import socketio
 from voting.models import VotingSession
 
 PASSPHRASE = "test passphrase for facilitators"
@@ -83,7 +83,7 @@ def settings(database_url: str, tmp_path: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def app(settings: dict[str, Any]) -> Iterator[Flask]:
-    application = create_app(settings)
+    application = ready_app(settings)
     yield application
     get_database(application).dispose()
 
@@ -94,8 +94,8 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def runner(app: Flask) -> FlaskCliRunner:
-    return app.test_cli_runner()
+def runner(app: Flask) -> CommandRunner:
+    return CommandRunner(app)
 
 
 def csrf_from(html: str) -> str:

@@ -91,7 +91,7 @@ def running_server(
             [
                 sys.executable,
                 "-m",
-                "voting.server",
+                "voting",
                 "serve",
                 "--host",
                 "127.0.0.1",

@@ -8,12 +8,13 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.apps import CommandRunner
 from tests.conftest import PASSPHRASE, csrf_from, post_form
-from voting.events import socketio
+from voting.live.events import socketio
 
 
 def add_account(app: Flask, name: str) -> str:
-    result = app.test_cli_runner().invoke(args=["add-facilitator", name])
+    result = CommandRunner(app).invoke(["add-facilitator", name])
     assert result.exit_code == 0, result.output
     return result.output.strip().rsplit(" ", 1)[-1]
 
@@ -131,9 +132,9 @@ def test_account_logins_refuse_wrong_passphrases_and_unknown_names(app: Flask) -
 
 def test_account_names_are_checked_and_unique(app: Flask) -> None:
     add_account(app, "herts")
-    again = app.test_cli_runner().invoke(args=["add-facilitator", "herts"])
+    again = CommandRunner(app).invoke(["add-facilitator", "herts"])
     assert again.exit_code != 0 and "already an account" in again.output
-    bad = app.test_cli_runner().invoke(args=["add-facilitator", "Bad Name!"])
+    bad = CommandRunner(app).invoke(["add-facilitator", "Bad Name!"])
     assert bad.exit_code != 0 and "lowercase" in bad.output
 
 
@@ -148,7 +149,7 @@ def test_the_voting_command_adds_an_account(tmp_path: Any) -> None:
         "VOTING_FACILITATOR_PASSPHRASE": PASSPHRASE,
     }
     made = subprocess.run(
-        [sys.executable, "-m", "voting.server", "add-facilitator", "devon"],
+        [sys.executable, "-m", "voting", "add-facilitator", "devon"],
         capture_output=True,
         text=True,
         env=env,
@@ -158,7 +159,7 @@ def test_the_voting_command_adds_an_account(tmp_path: Any) -> None:
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith("Account devon created. Its passphrase (shown once): ")
     again = subprocess.run(
-        [sys.executable, "-m", "voting.server", "add-facilitator", "devon"],
+        [sys.executable, "-m", "voting", "add-facilitator", "devon"],
         capture_output=True,
         text=True,
         env=env,

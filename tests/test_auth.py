@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from tests.apps import CommandRunner, ready_app
 from tests.conftest import PASSPHRASE, control, last, log_in, phone, received, screen
-from voting import create_app
 from voting.database import get_database
-from voting.events import socketio
+from voting.live.events import socketio
 from voting.models import AppSetting, StrandState, VotingSession
 
 
@@ -68,7 +68,7 @@ def test_forms_without_the_csrf_token_are_refused(client: FlaskClient, app: Flas
 
 
 def test_a_passphrase_is_generated_once_and_kept_hashed(settings: dict[str, Any]) -> None:
-    first = create_app({**settings, "FACILITATOR_PASSPHRASE": None})
+    first = ready_app({**settings, "FACILITATOR_PASSPHRASE": None})
     generated = first.config["GENERATED_PASSPHRASE"]
     assert len(generated) == 19
     with get_database(first).read() as db:
@@ -78,11 +78,11 @@ def test_a_passphrase_is_generated_once_and_kept_hashed(settings: dict[str, Any]
     assert log_in(client, generated).status_code == 302
     get_database(first).dispose()
 
-    second = create_app({**settings, "FACILITATOR_PASSPHRASE": None})
+    second = ready_app({**settings, "FACILITATOR_PASSPHRASE": None})
     assert "GENERATED_PASSPHRASE" not in second.config  # printed once only
     assert log_in(second.test_client(), generated).status_code == 302
     assert log_in(second.test_client(), PASSPHRASE).status_code == 401
-    result = second.test_cli_runner().invoke(args=["reset-passphrase"])
+    result = CommandRunner(second).invoke(["reset-passphrase"])
     new = result.output.strip().rsplit(" ", 1)[-1]
     assert log_in(second.test_client(), new).status_code == 302
     assert log_in(second.test_client(), generated).status_code == 401
@@ -172,7 +172,7 @@ def test_the_login_cookie_is_httponly_samesite_and_secure_behind_https(
         config = {**settings, "PUBLIC_URL": public_url}
         # As the Config class decides it from VOTING_PUBLIC_URL.
         config["SESSION_COOKIE_SECURE"] = public_url.startswith("https://")
-        app = create_app(config)
+        app = ready_app(config)
         try:
             client = app.test_client()
             response = log_in(client)

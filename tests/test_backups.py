@@ -19,14 +19,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from tests.apps import ready_app
 from tests.conftest import PASSPHRASE, control, make_session, phone, screen, vote
 from tests.servers import RunningServer, phone_clients, running_server, screen_client
 from tests.test_properties import dump
 from tests.test_server import create_workshop
-from voting import backups, create_app
+from voting.cli import main
 from voting.database import get_database
 from voting.models import Participant, VotingSession
-from voting.server import main
+from voting.upkeep import backups
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_export_import_export_loses_nothing(app: Flask, workshop: int, tmp_path:
     )
 
     # Into an empty database: the same document comes back, ids aside (there are none).
-    empty = create_app(
+    empty = ready_app(
         {
             "TESTING": True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
@@ -326,7 +327,7 @@ async def _vote_through_backups(
     await asyncio.sleep(0.5)
     for copy in copies:
         backup = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "voting.server", "backup", str(copy), env=server.environment,
+            sys.executable, "-m", "voting", "backup", str(copy), env=server.environment,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         output, _ = await backup.communicate()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import control, phone, screen, vote
 from voting.database import get_database
-from voting.events import DATABASE_UNAVAILABLE, SERVER_FAULT
+from voting.live.events import DATABASE_UNAVAILABLE, SERVER_FAULT
 from voting.models import Participant, StrandState, Vote, VoteHistory, VotingSession
 
 BAD_VOTES: list[tuple[Any, str]] = [
@@ -148,7 +148,7 @@ def test_reveal_without_a_desk_rating_is_refused(
 def test_unknown_events_and_bad_connections_do_not_disturb_others(
     app: Flask, live_session: VotingSession, open_culture: Any
 ) -> None:
-    from voting.events import socketio
+    from voting.live.events import socketio
 
     p = phone(app, live_session.join_code)
     p.emit("no_such_event", {"x": 1})

@@ -193,7 +193,7 @@ async def _console_counts(server: RunningServer, http: requests.Session, session
 def test_a_killed_server_keeps_every_acknowledged_vote_and_resends_apply_once(
     tmp_path: Path,
 ) -> None:
-    from voting.votes import hash_token
+    from voting.live.votes import hash_token
 
     database_url = f"sqlite:///{tmp_path / 'voting.sqlite3'}"
     port = free_port()

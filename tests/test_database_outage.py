@@ -18,11 +18,11 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from tests.apps import ready_app
 from tests.conftest import PASSPHRASE, PG_HINT, last, log_in, received, require_service
-from voting import create_app
-from voting.control import SessionSpec, create_assessment, create_session
+from voting.assessments import SessionSpec, create_assessment, create_session
 from voting.database import Database, get_database
-from voting.events import DATABASE_UNAVAILABLE, socketio
+from voting.live.events import DATABASE_UNAVAILABLE, socketio
 from voting.models import Vote, VoteHistory, VotingSession
 
 pytestmark = pytest.mark.services
@@ -104,7 +104,7 @@ def outage_app(tmp_path: Any) -> Iterator[tuple[Flask, Forwarder, str]]:
     forwarded = parsed.set(host="127.0.0.1", port=forwarder.port).render_as_string(
         hide_password=False
     )
-    app = create_app(
+    app = ready_app(
         {
             "TESTING": True,
             "DATABASE_URL": forwarded,
@@ -185,7 +185,7 @@ def test_a_full_disk_refuses_the_vote_clearly_and_voting_resumes_when_there_is_r
     fails with SQLITE_FULL, exactly as on a full disk. Lifting the cap is the disk freed."""
     from sqlalchemy import event
 
-    app = create_app(
+    app = ready_app(
         {
             "TESTING": True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'voting.sqlite3'}",

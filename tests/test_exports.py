@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import control, last, make_session, phone, received, screen, vote
-from voting.exports import CSV_COLUMNS, JSON_FORMAT
+from voting.reporting.exports import CSV_COLUMNS, JSON_FORMAT
 
 
 def run_two_sessions(app: Flask, facilitator: FlaskClient, assessment_id: int) -> tuple[int, int]:

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from tests.conftest import post_form
 from voting.database import get_database
 from voting.frameworks import BUILTIN_DIR
+from voting.live.qrcodes import qr_svg
 from voting.models import Assessment, DeskRating, StrandState, VotingSession
-from voting.qrcodes import qr_svg
 
 
 def create(facilitator: FlaskClient, **fields: object) -> int:

@@ -11,9 +11,9 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import control, last, make_session, phone, received, screen, vote
-from voting import snapshots, votes
-from voting.control import create_assessment, framework_of
+from voting.assessments import create_assessment, framework_of
 from voting.database import get_database
+from voting.live import snapshots, votes
 from voting.models import Assessment, StrandState, VotingSession
 from voting.tallies import live_tally
 from voting.validation import Refusal

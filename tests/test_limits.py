@@ -21,10 +21,10 @@ from tests.conftest import PASSPHRASE, control, csrf_from, phone, screen, vote
 from tests.servers import running_server
 from tests.test_properties import RecordingClient, dump
 from tests.test_server import create_workshop
+from voting.access.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, TokenBucket, limits
 from voting.database import Database
-from voting.events import socketio as server_socketio
+from voting.live.events import socketio as server_socketio
 from voting.models import Vote, VotingSession
-from voting.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, TokenBucket, limits
 
 
 class Clock:

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from tests.conftest import PASSPHRASE, control, csrf_from, make_session, vote
 from voting.database import get_database
-from voting.events import SERVER_FAULT, socketio
+from voting.live.events import SERVER_FAULT, socketio
 from voting.models import Base
 
 EXPLORE = os.environ.get("VOTING_FUZZ") == "explore"

@@ -38,11 +38,11 @@ from tests.workshops import (
     run_forum,
     total_counts,
 )
-from voting.control import DeskEntry, create_assessment, save_desk_ratings
+from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
-from voting.exports import CSV_COLUMNS
+from voting.reporting.exports import CSV_COLUMNS
+from voting.reporting.workbook import sheet_name
 from voting.validation import parse_rating
-from voting.workbook import sheet_name
 
 LABELS = {
     "family-experience": "1. The family experience of transformed services",

@@ -175,8 +175,8 @@ def test_last_years_kept_totals_still_compare(
 ) -> None:
     from datetime import date, timedelta
 
-    from voting.control import create_assessment
-    from voting.retention import purge_session
+    from voting.assessments import create_assessment
+    from voting.upkeep.retention import purge_session
 
     with app.app_context():
         framework = app.extensions["voting_frameworks"]["early-help-2016"]

@@ -256,7 +256,7 @@ def _consecutive_free_ports(n: int) -> int:
 def _serve(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "voting.server", "serve", "--host", "127.0.0.1", *args],
+            [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

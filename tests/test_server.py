@@ -25,8 +25,8 @@ from tests.servers import (
     screen_client,
 )
 from voting.database import Database
+from voting.live.qrcodes import qr_svg
 from voting.models import Vote, VoteHistory
-from voting.qrcodes import qr_svg
 
 pytestmark = pytest.mark.server
 PHONES = 100

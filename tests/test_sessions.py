@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from tests.apps import ready_app
 from tests.conftest import control, last, log_in, make_session, phone, received, screen, vote
-from voting import create_app
 from voting.database import get_database
-from voting.events import socketio
+from voting.live.events import socketio
 from voting.models import VotingSession, utcnow
 
 
@@ -82,7 +82,7 @@ def test_everything_survives_a_restart_on_the_same_database(
     console.disconnect()
     get_database(app).dispose()
 
-    restarted = create_app(settings)
+    restarted = ready_app(settings)
     try:
         http = restarted.test_client()
         log_in(http)
@@ -114,7 +114,7 @@ def test_everything_survives_a_restart_on_the_same_database(
 def test_tally_broadcasts_are_coalesced_and_the_last_vote_always_shows(
     settings: dict[str, Any], assessment_id: int
 ) -> None:
-    coalescing = create_app({**settings, "TALLY_INTERVAL": 0.2})
+    coalescing = ready_app({**settings, "TALLY_INTERVAL": 0.2})
     try:
         http = coalescing.test_client()
         log_in(http)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# The one place the version is written: setup.cfg reads it, `voting --version` prints it.
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
     from flask import Flask
 

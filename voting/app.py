@@ -11,17 +11,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from voting import (
-    auth,
-    database,
-    events,
-    facilitate,
-    frameworks,
-    participate,
-    reports,
-    retention,
-)
-from voting.config import PROJECT_ROOT, Config
+from voting import database, frameworks
+from voting.access import auth
+from voting.config import Config, shipped_folder
+from voting.facilitator import facilitate
+from voting.live import events, participate
+from voting.reporting import reports
 
 log = logging.getLogger(__name__)
 # Row ids are 32-bit integers in every supported database (SQLite's are 64-bit, PostgreSQL's
@@ -48,8 +43,8 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     Config.validate(settings)
     app = Flask(
         "voting",
-        static_folder=str(PROJECT_ROOT / "static"),
-        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(shipped_folder("static")),
+        template_folder=str(shipped_folder("templates")),
         instance_path=str(settings["INSTANCE_DIR"]),
     )
     app.config.from_mapping(settings)
@@ -58,7 +53,6 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     Compress(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     database.init_app(app)
-    app.extensions["voting_purged"] = retention.purge_due(database.get_database(app))
     auth.init_app(app)
     _load_frameworks(app)
     app.register_blueprint(participate.bp)
@@ -72,6 +66,13 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     return app
+
+
+def prepare(app: Flask) -> None:
+    """Start-up work, done where the server (or a command) starts rather than in the factory:
+    bring the schema up to date, then load or make the stored secrets."""
+    database.get_database(app).upgrade()
+    auth.load_secrets(app)
 
 
 class RowIdConverter(IntegerConverter):

@@ -6,8 +6,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = PROJECT_ROOT / "sessions"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def shipped_folder(name: str) -> Path:
+    """`templates` or `static`: inside the package when installed from a wheel (the build
+    copies them there), else the checkout's top-level folder (an editable install)."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name
+
+
+def default_instance_dir() -> Path:
+    """`sessions/` under the directory the server is started from: instance data never lands
+    inside the installed package."""
+    return Path.cwd() / "sessions"
+
+
 ASYNC_MODES = ("threading", "eventlet", "gevent")
 
 
@@ -30,8 +44,9 @@ class Config:
     """Defaults, each overridable by `VOTING_<NAME>` in the environment."""
 
     def __init__(self) -> None:
+        self.INSTANCE_DIR: str = str(Path(_env("INSTANCE_DIR") or default_instance_dir()).resolve())
         self.DATABASE_URL: str = _env("DATABASE_URL") or (
-            f"sqlite:///{INSTANCE_DIR / 'voting.sqlite3'}"
+            f"sqlite:///{Path(self.INSTANCE_DIR) / 'voting.sqlite3'}"
         )
         # Flask signs the facilitator's session cookie with this; without one set, a random key
         # is generated and kept in the database so logins survive a restart.
@@ -66,7 +81,6 @@ class Config:
         self.FRAMEWORK_DIRS: list[str] = [
             p for p in (_env("FRAMEWORK_DIR") or "").split(os.pathsep) if p
         ]
-        self.INSTANCE_DIR: str = _env("INSTANCE_DIR") or str(INSTANCE_DIR)
         self.SESSION_COOKIE_HTTPONLY: bool = True
         self.SESSION_COOKIE_SAMESITE: str = "Lax"
         self.SESSION_COOKIE_SECURE: bool = bool(

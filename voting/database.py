@@ -12,12 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -188,13 +186,3 @@ def get_database(app: Flask | None = None) -> Database:
 def init_app(app: Flask) -> None:
     database = Database(app.config["DATABASE_URL"])
     app.extensions["voting_db"] = database
-    database.upgrade()
-    app.cli.add_command(init_db_command)
-
-
-@click.command("init-db")
-@with_appcontext
-def init_db_command() -> None:
-    """Bring the database schema up to date (existing data is kept)."""
-    get_database().upgrade()
-    click.echo(f"Database ready: {get_database().url.render_as_string(hide_password=True)}")

@@ -1,4 +1,4 @@
-"""The production entry point: `voting serve` (what `make serve` runs).
+"""Serving: what `voting serve` (and so `make serve`) runs.
 
 This is the only place that monkey-patches, and it does so before Flask or the database driver
 is imported, as eventlet and gevent require.
@@ -6,7 +6,6 @@ is imported, as eventlet and gevent require.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 import os
@@ -38,97 +37,11 @@ def _patch(mode: str) -> None:
         monkey.patch_all()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="voting", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="run the server (the default)")
-    serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
-    serve.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="start N single-process servers on ports PORT to PORT+N-1 (needs "
-        "VOTING_MESSAGE_QUEUE when N > 1; put a proxy with sticky sessions in front)",
-    )
-    commands.add_parser("reset-passphrase", help="make and print a new facilitator passphrase")
-    commands.add_parser(
-        "purge", help="delete raw votes past each assessment's retention period (totals kept)"
-    )
-    add = commands.add_parser("add-facilitator", help="create a facilitator account")
-    add.add_argument("name", help="the account name, e.g. hertfordshire")
-    backup = commands.add_parser("backup", help="copy the SQLite database (PostgreSQL: pg_dump)")
-    backup.add_argument("path", nargs="?", help="file or folder (default: sessions/backups/)")
-    export = commands.add_parser("export-all", help="write each assessment as a JSON backup")
-    export.add_argument("directory", nargs="?", help="folder (default: sessions/backups/…)")
-    restore = commands.add_parser("import", help="restore one assessment from a JSON backup")
-    restore.add_argument("file")
-    args = parser.parse_args(argv)
-    if args.command in ("backup", "export-all", "import"):
-        from voting.backups import run_command  # not at the top: serve patches before imports
-
-        return run_command(args)
-    if args.command == "reset-passphrase":
-        return reset_passphrase()
-    if args.command == "purge":
-        return purge()
-    if args.command == "add-facilitator":
-        return add_facilitator(args.name)
-    host = getattr(args, "host", os.environ.get("HOST", "0.0.0.0"))
-    port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
-    workers = getattr(args, "workers", 1)
-    if workers != 1:
-        return serve_workers(host, port, workers)
-    return serve_forever(host, port)
-
-
-def reset_passphrase() -> int:
-    from voting import create_app
-    from voting.auth import new_passphrase, set_passphrase
-
-    app = create_app()
-    if app.config.get("FACILITATOR_PASSPHRASE"):
-        print("VOTING_FACILITATOR_PASSPHRASE is set; change that variable instead.")
-        return 1
-    passphrase = new_passphrase()
-    set_passphrase(app, passphrase)
-    print(f"New facilitator passphrase: {passphrase}")
-    return 0
-
-
-def add_facilitator(name: str) -> int:
-    from voting import create_app
-    from voting.accounts import AccountError, create_account
-    from voting.auth import new_passphrase
-    from voting.database import get_database
-
-    app = create_app()
-    passphrase = new_passphrase()
-    try:
-        create_account(get_database(app), name.strip().lower(), passphrase)
-    except AccountError as exc:
-        print(exc)
-        return 1
-    print(f"Account {name.strip().lower()} created. Its passphrase (shown once): {passphrase}")
-    return 0
-
-
-def purge() -> int:
-    from voting import create_app
-    from voting.database import get_database
-    from voting.retention import purge_due
-
-    app = create_app()  # which already purges what is due as it starts
-    purged = [*app.extensions.get("voting_purged", []), *purge_due(get_database(app))]
-    print(f"Raw votes deleted from {len(purged)} session(s) under their retention period.")
-    return 0
-
-
 def _purge_hourly(app: Any) -> None:
     """A long-running server applies retention periods without anyone running `voting purge`."""
     from voting.database import get_database
-    from voting.events import socketio
-    from voting.retention import purge_due
+    from voting.live.events import socketio
+    from voting.upkeep.retention import purge_due
 
     while True:
         socketio.sleep(3600)
@@ -147,9 +60,14 @@ def serve_forever(host: str, port: int) -> int:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from voting import create_app
-    from voting.events import socketio
+    from voting.app import prepare
+    from voting.database import get_database
+    from voting.live.events import socketio
+    from voting.upkeep.retention import purge_due
 
     app = create_app({"ASYNC_MODE": mode})
+    prepare(app)
+    purge_due(get_database(app))
     socketio.start_background_task(_purge_hourly, app)
     _print_banner(app, host, port)
     _tune_collector()
@@ -210,7 +128,7 @@ def serve_workers(host: str, port: int, workers: int) -> int:
             file=sys.stderr,
         )
         return 2
-    command = [sys.executable, "-m", "voting.server", "serve", "--host", host, "--port"]
+    command = [sys.executable, "-m", "voting", "serve", "--host", host, "--port"]
     children = [subprocess.Popen([*command, str(port + i)]) for i in range(workers)]
     print(f"Started {workers} workers on ports {port} to {port + workers - 1}.", flush=True)
     stop = {"now": False}
@@ -247,7 +165,7 @@ def serve_workers(host: str, port: int, workers: int) -> int:
 
 
 def _print_banner(app: object, host: str, port: int) -> None:
-    from voting.qrcodes import lan_address
+    from voting.live.qrcodes import lan_address
 
     config = app.config  # type: ignore[attr-defined]
     shown = "localhost" if host in ("0.0.0.0", "::") else host
@@ -272,7 +190,3 @@ def _print_banner(app: object, host: str, port: int) -> None:
     lines.append("")
     print("\n".join(lines), flush=True)
     sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

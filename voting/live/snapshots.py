@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from voting.control import desk_label, framework_of
+from voting.assessments import framework_of
 from voting.frameworks import Framework, Strand
+from voting.labels import DEFAULT_SECTORS, ROLE_CHOICES, rating_label
+from voting.live.votes import current_votes, profile_of
 from voting.models import DeskRating, Participant, StrandState, VotingSession, utcnow
 from voting.tallies import LiveTally, joined_count, level_counts
-from voting.votes import DEFAULT_SECTORS, ROLE_CHOICES, current_votes, profile_of
 
 
 @dataclass
@@ -97,7 +98,7 @@ def _desk(loaded: Loaded, key: str) -> dict[str, Any] | None:
     return {
         "level": rating.level,
         "upper_level": rating.upper_level,
-        "label": desk_label(loaded.framework, rating),
+        "label": rating_label(loaded.framework, rating),
     }
 
 

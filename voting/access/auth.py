@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import click
+from blinker import Namespace
 from flask import (
     Blueprint,
     Flask,
@@ -22,14 +22,13 @@ from flask import (
     session,
     url_for,
 )
-from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from voting import accounts
+from voting.access import accounts
+from voting.access.ratelimit import TOO_MANY_ATTEMPTS, limits
 from voting.database import get_database
 from voting.models import AppSetting
-from voting.ratelimit import TOO_MANY_ATTEMPTS, limits
 
 bp = Blueprint("auth", __name__)
 
@@ -39,17 +38,25 @@ SECRET_KEY_KEY = "secret_key"
 CSRF_FIELD = "csrf_token"
 
 
+# Sent with `login_id=` when a facilitator logs out, so that the live loop (a layer above)
+# can close the screens opened under that login without this module importing it.
+login_ended = Namespace().signal("login-ended")
+
+
 def init_app(app: Flask) -> None:
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _stored_or_new(app, SECRET_KEY_KEY, secrets.token_hex(32))
-    if not app.config.get("FACILITATOR_PASSPHRASE"):
-        _ensure_generated_passphrase(app)
     app.register_blueprint(bp)
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["is_facilitator"] = is_facilitator
-    app.cli.add_command(reset_passphrase_command)
-    app.cli.add_command(add_facilitator_command)
+
+
+def load_secrets(app: Flask) -> None:
+    """The cookie-signing key and the facilitator passphrase kept in the database, made the
+    first time if the environment sets neither (start-up work: needs the migrated schema)."""
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _stored_or_new(app, SECRET_KEY_KEY, secrets.token_hex(32))
+    if not app.config.get("FACILITATOR_PASSPHRASE"):
+        _ensure_generated_passphrase(app)
 
 
 def _stored_or_new(app: Flask, key: str, candidate: str) -> str:
@@ -189,38 +196,9 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    # Imported here: events imports this module for its checks.
-    from voting.events import disconnect_login
-
     ended = session.get("login_id")
     session.clear()
     if ended:
-        disconnect_login(ended)
+        login_ended.send(current_app._get_current_object(), login_id=ended)
     flash("You have logged out.")
     return redirect(url_for("auth.login"))
-
-
-@click.command("reset-passphrase")
-@with_appcontext
-def reset_passphrase_command() -> None:
-    """Generate a new facilitator passphrase and print it (the old one stops working)."""
-    if current_app.config.get("FACILITATOR_PASSPHRASE"):
-        raise click.ClickException(
-            "VOTING_FACILITATOR_PASSPHRASE is set; change that variable instead."
-        )
-    passphrase = new_passphrase()
-    set_passphrase(current_app, passphrase)
-    click.echo(f"New facilitator passphrase: {passphrase}")
-
-
-@click.command("add-facilitator")
-@click.argument("name")
-@with_appcontext
-def add_facilitator_command(name: str) -> None:
-    """Create a facilitator account NAME with its own assessments; prints its passphrase."""
-    passphrase = new_passphrase()
-    try:
-        accounts.create_account(get_database(), name.strip().lower(), passphrase)
-    except accounts.AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"Account {name.strip().lower()} created. Its passphrase: {passphrase}")

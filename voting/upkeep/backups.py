@@ -353,7 +353,7 @@ def import_backup(database: Database, document: dict[str, Any]) -> Imported:
                     raise BackupError(f"{where}: strand_keys: expected strands of the framework")
                 code = values.get("join_code")
                 if not isinstance(code, str) or not _JOIN_CODE.fullmatch(code) or code in taken:
-                    from voting.control import new_join_code
+                    from voting.assessments import new_join_code
 
                     fresh = new_join_code()
                     while fresh in taken:
@@ -454,47 +454,3 @@ def pg_dump_command(database: Database, target: Path) -> str:
     url = database.url.set(drivername="postgresql")
     shown = url.render_as_string(hide_password=True)
     return f"pg_dump --format=custom --file={target} '{shown}'"
-
-
-# ---------------------------------------------------------------- the command line
-
-
-def run_command(args: Any) -> int:
-    """`voting backup`, `voting export-all` and `voting import` (see voting/server.py)."""
-    from voting import create_app
-    from voting.database import get_database
-
-    app = create_app()
-    database = get_database(app)
-    folder = Path(app.config["INSTANCE_DIR"]) / "backups"
-    stamp = f"{utcnow():%Y%m%d-%H%M%S}"
-    try:
-        if args.command == "backup":
-            source = sqlite_path(database)
-            if source is None:
-                target = Path(args.path or folder / f"voting-{stamp}.dump")
-                print("PostgreSQL is backed up with its own tool; run:")
-                print(f"  {pg_dump_command(database, target)}")
-                print(
-                    "(give the password through PGPASSWORD or ~/.pgpass, not on the command line)"
-                )
-                return 0
-            target = Path(args.path) if args.path else folder / f"voting-{stamp}.sqlite3"
-            written = backup_sqlite(source, target)
-            print(f"Database copied to {written}")
-        elif args.command == "export-all":
-            directory = Path(args.directory) if args.directory else folder / f"export-{stamp}"
-            paths = export_all(database, directory)
-            print(f"{len(paths)} assessment(s) written to {directory}")
-        else:
-            imported = import_backup(database, read_backup(Path(args.file)))
-            sessions = imported.sessions
-            print(f"Imported as assessment {imported.assessment_id} with {sessions} session(s).")
-            for old, new in imported.new_codes:
-                print(f"  Join code {old} was taken; that session's code is now {new}.")
-    except BackupError as exc:
-        print(f"Refused: {exc}. Nothing was changed.")
-        return 1
-    finally:
-        database.dispose()
-    return 0

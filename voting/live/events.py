@@ -20,10 +20,12 @@ from flask import Flask, current_app, request
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 from sqlalchemy.exc import OperationalError
 
-from voting import auth, snapshots, votes
-from voting.control import apply_action
+from voting.access import auth
+from voting.access.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, limits
 from voting.database import get_database
-from voting.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, limits
+from voting.labels import DEFAULT_SECTORS, ROLE_CHOICES
+from voting.live import snapshots, votes
+from voting.live.control import apply_action
 from voting.tallies import live_tally
 from voting.validation import Refusal, as_payload, int_field, text_field, whole_number
 
@@ -71,6 +73,7 @@ def init_app(app: Flask) -> None:
         else None
     )
     app.extensions["voting_tallies"] = TallyCoalescer(app, app.config["TALLY_INTERVAL"], bus)
+    auth.login_ended.connect(_on_login_ended)
 
 
 def room(kind: str, session_id: int) -> str:
@@ -81,9 +84,9 @@ def room(kind: str, session_id: int) -> str:
 
 
 class TallyBus:
-    """Tells every worker that a session's counts changed, or that a facilitator login ended: a
-    small Redis pub/sub channel beside Socket.IO's own (VOTING_MESSAGE_QUEUE), carrying session
-    ids and `logout:<login id>`."""
+    """Tells every worker that a session's counts changed, that a facilitator login ended or
+    that a session was deleted: a small Redis pub/sub channel beside Socket.IO's own
+    (VOTING_MESSAGE_QUEUE), carrying session ids, `logout:<login id>` and `deleted:<id>`."""
 
     def __init__(self, url: str, channel: str) -> None:
         import redis  # only multi-worker deployments need it (the `redis` extra)
@@ -98,7 +101,15 @@ class TallyBus:
     def publish_logout(self, login_id: str) -> None:
         self._publisher.publish(self.channel, f"logout:{login_id}")
 
-    def listen(self, deliver: Callable[[int], None], logout: Callable[[str], None]) -> None:
+    def publish_deleted(self, session_id: int) -> None:
+        self._publisher.publish(self.channel, f"deleted:{session_id}")
+
+    def listen(
+        self,
+        deliver: Callable[[int], None],
+        logout: Callable[[str], None],
+        deleted: Callable[[int], None],
+    ) -> None:
         """Deliver every session id and ended login heard, for as long as the worker runs (a
         background task). A lost connection is retried with backoff; signals sent meanwhile are
         lost, so a screen may show a stale tally until the next vote or its next snapshot."""
@@ -116,6 +127,8 @@ class TallyBus:
                     data = message["data"].decode("utf-8", "replace")
                     if data.startswith("logout:"):
                         logout(data.removeprefix("logout:"))
+                    elif data.startswith("deleted:"):
+                        deleted(int(data.removeprefix("deleted:")))
                     else:
                         deliver(int(data))
             except Exception:
@@ -165,7 +178,9 @@ class TallyCoalescer:
             if self._listening:
                 return
             self._listening = True
-        socketio.start_background_task(self.bus.listen, self.recount, _logout_heard)
+        socketio.start_background_task(
+            self.bus.listen, self.recount, _logout_heard, _deletion_heard
+        )
 
     def mark(self, session_id: int) -> None:
         if self.interval <= 0:  # tests: every vote counted and sent before its ack
@@ -338,6 +353,36 @@ def _logout_heard(login_id: str) -> None:
     socketio.start_background_task(_disconnect_local_login, login_id)
 
 
+def _on_login_ended(_app: Flask, login_id: str) -> None:
+    disconnect_login(login_id)
+
+
+def close_deleted_session(session_id: int) -> int:
+    """Disconnect every phone and screen of a deleted session, on every worker (as a logout
+    does); when they reconnect they are told the session no longer exists. Returns how many
+    this worker closed."""
+    closed = _disconnect_local_session(session_id)
+    bus = current_app.extensions["voting_tallies"].bus
+    if bus is not None:
+        try:
+            bus.publish_deleted(session_id)
+        except Exception:  # Redis is down: other workers' screens stay until they reconnect
+            log.exception("deletion not signalled to other workers")
+    return closed
+
+
+def _deletion_heard(session_id: int) -> None:
+    socketio.start_background_task(_disconnect_local_session, session_id)
+
+
+def _disconnect_local_session(session_id: int) -> int:
+    sids = [sid for sid, c in list(_connections.items()) if c.session_id == session_id]
+    for sid in sids:
+        _connections.pop(sid, None)
+        socketio.server.disconnect(sid, namespace="/")
+    return len(sids)
+
+
 def _disconnect_local_login(login_id: str) -> int:
     sids = [sid for sid, c in list(_connections.items()) if c.login_id == login_id]
     for sid in sids:
@@ -465,7 +510,7 @@ def on_profile(connection: Connection, data: Any) -> dict[str, Any]:
         "your role level",
         max_length=20,
         required=False,
-        choices=votes.ROLE_CHOICES,
+        choices=ROLE_CHOICES,
     )
     sector = text_field(
         payload,
@@ -473,7 +518,7 @@ def on_profile(connection: Connection, data: Any) -> dict[str, Any]:
         "your sector",
         max_length=80,
         required=False,
-        choices=votes.DEFAULT_SECTORS,
+        choices=DEFAULT_SECTORS,
     )
     locality = text_field(
         payload, "locality", "your locality", max_length=80, required=False, choices=localities

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from voting import analysis
-from voting.control import desk_label, framework_of
+from voting.assessments import framework_of
+from voting.labels import rating_label
 from voting.models import Assessment, Participant, StrandState, Vote, VotingSession, utcnow
 from voting.tallies import in_current_round, joined_count, level_counts
 
 if TYPE_CHECKING:
-    from voting.results import Results
+    from voting.reporting.results import Results
 
 JSON_FORMAT = "maturity-voting/assessment@1"
 CSV_COLUMNS = (
@@ -152,7 +153,7 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
                 "strand": s.key,
                 "level": desk[s.key].level if s.key in desk else None,
                 "upper_level": desk[s.key].upper_level if s.key in desk else None,
-                "label": desk_label(framework, desk.get(s.key)),
+                "label": rating_label(framework, desk.get(s.key)),
                 "evidence": desk[s.key].evidence if s.key in desk else "",
                 "sources": desk[s.key].sources if s.key in desk else "",
             }
@@ -177,7 +178,7 @@ def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
 
 
 def assessment_json_text(db: Session, assessment: Assessment, min_group_size: int = 5) -> str:
-    from voting.results import gather  # results builds on this module's helpers
+    from voting.reporting.results import gather  # results builds on this module's helpers
 
     document = assessment_document(db, assessment)
     results = gather(db, assessment.id, min_group_size=min_group_size)

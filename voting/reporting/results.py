@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from voting import analysis
 from voting.analysis import Desk, DeskComparison, Figures, Group, GroupTest, RoundChange
-from voting.control import desk_label, framework_of
+from voting.assessments import framework_of
 from voting.frameworks import Framework
+from voting.labels import FORUM_LABELS, ROLE_CHOICES, rating_label
 from voting.models import (
     AgreedRating,
     ArchivedTally,
@@ -29,9 +30,7 @@ from voting.models import (
     VotingSession,
 )
 from voting.tallies import in_current_round
-from voting.votes import ROLE_CHOICES
 
-FORUM_LABELS = {"strategic": "Strategic", "operational": "Operational", "mixed": "Mixed"}
 # (attribute, heading, how the groups are named in a sentence)
 SEGMENTS = (
     ("role", "Role level", "strategic and operational partners"),
@@ -362,10 +361,10 @@ def gather(
             counts=counts,
             figures=figures,
             desk=strand_desk,
-            desk_label=desk_label(framework, desk.get(strand.key)),
+            desk_label=rating_label(framework, desk.get(strand.key)),
             comparison=comparison,
             sentence=analysis.describe(strand.name, figures, comparison, strand_desk, names),
-            agreed_label=desk_label(framework, agreed.get(strand.key)),
+            agreed_label=rating_label(framework, agreed.get(strand.key)),
             next_steps=agreed[strand.key].next_steps if strand.key in agreed else "",
             comments=comments.get(strand.key, []),
         )

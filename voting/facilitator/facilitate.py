@@ -19,30 +19,30 @@ from flask import (
 )
 from sqlalchemy import func, select
 
-from voting import exports
-from voting.accounts import current_account, owned_assessments, owns
-from voting.auth import login_required
-from voting.control import (
+from voting.access.accounts import current_account, owned_assessments, owns
+from voting.access.auth import login_required
+from voting.assessments import (
     DeskEntry,
     SessionSpec,
     create_assessment,
     create_session,
-    desk_label,
     framework_of,
     save_desk_ratings,
 )
 from voting.database import get_database
 from voting.frameworks import DEFAULT_FRAMEWORK_ID, Framework, FrameworkError, load_text
+from voting.labels import FORUM_LABELS, rating_label
+from voting.live import events
+from voting.live.qrcodes import join_url, reachable_by_phones
 from voting.models import FORUM_TYPES, Assessment, Participant, Vote, VotingSession
-from voting.qrcodes import join_url, reachable_by_phones
-from voting.retention import purge_due, set_retention
+from voting.reporting import exports
+from voting.upkeep.retention import purge_due, set_retention
 from voting.validation import Refusal, parse_rating
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitator")
 bp.before_request(login_required(lambda: None))
 
 LOCAL_TIME = ZoneInfo("Europe/London")
-FORUM_LABELS = {"strategic": "Strategic", "operational": "Operational", "mixed": "Mixed"}
 PACING_LABELS = {
     "live": "Live: I open one strand at a time",
     "self_paced": "Self-paced: every strand open until a closing time",
@@ -146,7 +146,7 @@ def assessment(assessment_id: int) -> str:
         assessment=found,
         framework=framework,
         desk=desk,
-        desk_label=desk_label,
+        desk_label=rating_label,
         sessions=sessions,
         joined=joined,
         forum_labels=FORUM_LABELS,
@@ -383,7 +383,7 @@ def delete_session(session_id: int) -> Any:
             target = db.get(VotingSession, session_id)
             if target is not None:
                 db.delete(target)
-        _close_screens(session_id)
+        events.close_deleted_session(session_id)
         flash(f"The session {label} and its votes have been deleted.")
         return redirect(url_for("facilitate.assessment", assessment_id=assessment_row.id))
     return render_template(
@@ -393,18 +393,6 @@ def delete_session(session_id: int) -> Any:
         assessment=assessment_row,
         session=found,
     )
-
-
-def _close_screens(session_id: int) -> None:
-    """Disconnect this worker's phones and screens of a deleted session; when they reconnect
-    they are told the session no longer exists."""
-    from voting.events import room, socketio  # imported late: events imports the blueprints' peers
-
-    for kind in ("phones", "presenter", "console"):
-        for sid, _eio_sid in list(
-            socketio.server.manager.get_participants("/", room(kind, session_id))
-        ):
-            socketio.server.disconnect(sid, namespace="/")
 
 
 @bp.route("/assessments/<int:assessment_id>/retention", methods=["POST"])

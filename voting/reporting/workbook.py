@@ -20,8 +20,10 @@ from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from voting import analysis, charts, exports
-from voting.results import FORUM_LABELS, Results, StrandResult
+from voting import analysis
+from voting.labels import FORUM_LABELS
+from voting.reporting import charts, exports
+from voting.reporting.results import Results, StrandResult
 
 SUMMARY, CHARTS, GROUPS, VOTES = "Summary", "Charts", "Groups", "Votes"
 MAX_SHEET_NAME = 31

@@ -31,19 +31,6 @@ from voting.models import (
 from voting.tallies import in_current_round
 from voting.validation import Refusal
 
-ROLE_CHOICES = {"strategic": "Strategic", "operational": "Operational"}
-DEFAULT_SECTORS = (
-    "Local authority children's services",
-    "Local authority adult services",
-    "Police",
-    "Health",
-    "Schools and education",
-    "Housing",
-    "DWP / Jobcentre Plus",
-    "Probation",
-    "Voluntary and community sector",
-    "Other",
-)
 TOKEN_BYTES = 24
 NOT_IN_SESSION = "That strand is not part of this session."
 

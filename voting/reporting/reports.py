@@ -17,13 +17,15 @@ from flask import (
     url_for,
 )
 
-from voting import analysis, charts, exports
-from voting.accounts import owns
-from voting.auth import login_required
-from voting.control import AgreedEntry, framework_of, save_agreed_ratings
+from voting import analysis
+from voting.access.accounts import owns
+from voting.access.auth import login_required
+from voting.assessments import AgreedEntry, framework_of, save_agreed_ratings
 from voting.database import get_database
+from voting.labels import FORUM_LABELS
 from voting.models import Assessment, VotingSession
-from voting.results import FORUM_LABELS, Results, StrandResult, comparable_assessments, gather
+from voting.reporting import charts, exports
+from voting.reporting.results import Results, StrandResult, comparable_assessments, gather
 from voting.validation import Refusal, parse_rating
 
 bp = Blueprint("reports", __name__, url_prefix="/facilitator")
@@ -148,7 +150,7 @@ def summary_csv(assessment_id: int) -> Response:
 
 @bp.route("/assessments/<int:assessment_id>/assessment.xlsx")
 def workbook(assessment_id: int) -> Response:
-    from voting.workbook import assessment_workbook
+    from voting.reporting.workbook import assessment_workbook
 
     results = _results_or_404(assessment_id)
     with get_database().read() as db:

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from voting.access.ratelimit import TOO_MANY_ATTEMPTS, limits
 from voting.database import get_database
-from voting.qrcodes import join_url, qr_svg
-from voting.ratelimit import TOO_MANY_ATTEMPTS, limits
-from voting.votes import find_session_by_code, normalise_code
+from voting.live.qrcodes import join_url, qr_svg
+from voting.live.votes import find_session_by_code, normalise_code
 
 bp = Blueprint("participate", __name__)
 

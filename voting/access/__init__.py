@@ -1,0 +1,1 @@
+"""Who may do what: facilitator accounts, logins and rate limits."""

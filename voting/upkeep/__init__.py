@@ -1,0 +1,1 @@
+"""Looking after the stored data: backups, export and import, and retention."""
