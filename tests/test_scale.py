@@ -309,3 +309,47 @@ def test_serve_workers_starts_n_servers_that_share_one_workshop(tmp_path: Path) 
             with socket.socket() as probe:
                 assert probe.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still served"
         assert "Traceback" not in log.read_text()
+
+
+async def _deletion_closes_screens(one: RunningServer, two: RunningServer) -> dict[str, bool]:
+    http = one.facilitator()
+    session_id, code = create_workshop(one, http)
+    phone = socketio.AsyncClient()
+    presenter = socketio.AsyncClient()
+    await _connect(phone, two, auth={"role": "phone", "code": code})
+    await _connect(
+        presenter,
+        two,
+        auth={"role": "presenter", "session_id": session_id},
+        headers=two.cookie_header(http),
+    )
+    connected = phone.connected and presenter.connected
+    page = http.get(f"{one.url}/facilitator/sessions/{session_id}/delete", timeout=10)
+    deleted = http.post(
+        f"{one.url}/facilitator/sessions/{session_id}/delete",
+        data={"csrf_token": csrf_from(page.text)},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert deleted.status_code == 302, deleted.text
+    closed = await _until(lambda: not phone.connected and not presenter.connected)
+    for client in (phone, presenter):
+        if client.connected:
+            await client.disconnect()
+    return {"connected": connected, "closed": closed}
+
+
+@pytest.mark.services
+def test_deleting_a_session_on_one_worker_closes_its_sockets_on_the_other(
+    tmp_path: Path,
+) -> None:
+    """The deletion is announced to every worker (as a logout is), not only to the worker that
+    served the facilitator's request: the phone and projector on worker 2 are disconnected."""
+    with fresh_schema(postgres_url()) as url:
+        env = {"VOTING_MESSAGE_QUEUE": redis_url(), "VOTING_MESSAGE_QUEUE_CHANNEL": fresh_channel()}
+        with (
+            running_server(url, tmp_path, **env) as one,
+            running_server(url, tmp_path, **env) as two,
+        ):
+            result = asyncio.run(_deletion_closes_screens(one, two))
+    assert result == {"connected": True, "closed": True}
