@@ -21,9 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/voting serve
 
-test: $(VENV)/.installed-test
-	$(BIN)/ruff check voting tests benchmarks deploy
-	$(BIN)/ruff format --check voting tests benchmarks deploy
+test: lint
 	$(BIN)/python -m pytest
 
 # A short load benchmark (under two minutes): the eventlet server and a bare python-socketio
@@ -31,9 +29,11 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/loadgen.py --quick
 
+# ruff, then mypy on the package (settings in pyproject.toml).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check voting tests benchmarks deploy
 	$(BIN)/ruff format --check voting tests benchmarks deploy
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -62,7 +62,8 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_refuse_nul_in_fields)
     if app.config.get("PROXY_COUNT"):
         # Outermost, so that Socket.IO handshakes see the client's address too (rate limits).
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]))
+        # (Flask documents wrapping wsgi_app this way; mypy sees it as assigning to a method.)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]))  # type: ignore[method-assign]
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     return app

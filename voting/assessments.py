@@ -24,6 +24,7 @@ from voting.models import (
     AgreedRating,
     Assessment,
     DeskRating,
+    StrandRating,
     StrandState,
     VotingSession,
 )
@@ -116,7 +117,7 @@ def _save_ratings(
     database: Database,
     assessment_id: int,
     entries: list[DeskEntry] | list[AgreedEntry],
-    model: type[DeskRating] | type[AgreedRating],
+    model: type[StrandRating],
     texts: tuple[str, ...],
 ) -> None:
     """Upsert one rating row per strand (desk or agreed), all or nothing."""
@@ -135,7 +136,9 @@ def _save_ratings(
             _check_levels(entry, len(framework.levels))
             row = existing.get(entry.strand_key)
             if row is None:
-                row = model(assessment_id=assessment_id, strand_key=entry.strand_key)
+                row = model()  # (the mixin's type knows no constructor arguments)
+                row.assessment_id = assessment_id
+                row.strand_key = entry.strand_key
                 db.add(row)
             row.level = entry.level
             row.upper_level = entry.upper_level

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -14,10 +14,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 FORUM_TYPES = ("strategic", "operational", "mixed")
 PACINGS = ("live", "self_paced")
@@ -32,6 +33,9 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
+    # Every model here is mapped to a Table (not a join or a select): say so, so that code using
+    # `Model.__table__` (upserts, backups) type-checks against Table's methods.
+    __table__: ClassVar[Table]
     # Named constraints, so that migrations can find them again on every backend.
     metadata = MetaData(
         naming_convention={
@@ -102,41 +106,47 @@ class Assessment(Base):
     )
 
 
-class DeskRating(Base):
-    """The programme team's own rating of one strand; `upper_level` makes it a split rating."""
+class StrandRating:
+    """What the desk and the agreed ratings share: one row per strand of an assessment, rated
+    at a level or, with `upper_level`, split between two adjacent levels."""
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
+        # A function, so that each table gets a constraint object of its own.
+        return (UniqueConstraint("assessment_id", "strand_key"),)
+
+    # sort_order keeps the tables' column order as it always was: these first, each kind's own
+    # text columns next, updated_at last.
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True, sort_order=-1
+    )
+    strand_key: Mapped[str] = mapped_column(String(40), sort_order=-1)
+    level: Mapped[int | None] = mapped_column(Integer, sort_order=-1)
+    upper_level: Mapped[int | None] = mapped_column(Integer, sort_order=-1)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, sort_order=1
+    )
+
+
+class DeskRating(StrandRating, Base):
+    """The programme team's own rating of one strand, with its evidence and sources."""
 
     __tablename__ = "desk_ratings"
-    __table_args__ = (UniqueConstraint("assessment_id", "strand_key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    assessment_id: Mapped[int] = mapped_column(
-        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
-    )
-    strand_key: Mapped[str] = mapped_column(String(40))
-    level: Mapped[int | None] = mapped_column(Integer)
-    upper_level: Mapped[int | None] = mapped_column(Integer)
     evidence: Mapped[str] = mapped_column(Text, default="")
     sources: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     assessment: Mapped[Assessment] = relationship(back_populates="desk_ratings")
 
 
-class AgreedRating(Base):
+class AgreedRating(StrandRating, Base):
     """The rating a board agrees for a strand after the workshops, with the next steps."""
 
     __tablename__ = "agreed_ratings"
-    __table_args__ = (UniqueConstraint("assessment_id", "strand_key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    assessment_id: Mapped[int] = mapped_column(
-        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
-    )
-    strand_key: Mapped[str] = mapped_column(String(40))
-    level: Mapped[int | None] = mapped_column(Integer)
-    upper_level: Mapped[int | None] = mapped_column(Integer)
     next_steps: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     assessment: Mapped[Assessment] = relationship(back_populates="agreed_ratings")
 

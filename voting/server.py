@@ -77,7 +77,7 @@ def serve_forever(host: str, port: int) -> int:
         options["protocol"] = lean_http_protocol()
     if mode == "threading":
         options["allow_unsafe_werkzeug"] = True
-    socketio.run(app, **options)  # type: ignore[arg-type]
+    socketio.run(app, **options)
     return 0
 
 

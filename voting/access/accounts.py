@@ -72,7 +72,7 @@ def owns_session(database: Database, session_id: int) -> bool:
     return owner is not None and owner[0] == current_account()
 
 
-def owned_assessments() -> Select[tuple[Assessment]]:
+def owned_assessments() -> Select[Assessment]:
     """A select of the current account's assessments, newest first."""
     return (
         select(Assessment)

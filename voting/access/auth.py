@@ -199,6 +199,9 @@ def logout() -> Any:
     ended = session.get("login_id")
     session.clear()
     if ended:
-        login_ended.send(current_app._get_current_object(), login_id=ended)
+        # The app itself, not the proxy, is the sender receivers are connected for; Flask
+        # documents _get_current_object for this but does not type it on current_app.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        login_ended.send(app, login_id=ended)
     flash("You have logged out.")
     return redirect(url_for("auth.login"))

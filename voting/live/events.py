@@ -54,6 +54,12 @@ class Connection:
 _connections: dict[str, Connection] = {}
 
 
+def _sid() -> str:
+    """The Socket.IO id of the connection whose event is being handled (Flask-SocketIO sets
+    `request.sid`, which Flask's Request type does not declare)."""
+    return str(request.sid)  # type: ignore[attr-defined]
+
+
 def init_app(app: Flask) -> None:
     socketio.init_app(
         app,
@@ -292,7 +298,7 @@ def on_connect(auth_data: Any = None) -> None:
         connection, extra = (
             _connect_phone(payload) if role == "phone" else _connect_screen(role, payload)
         )
-        _connections[request.sid] = connection
+        _connections[_sid()] = connection
         current_app.extensions["voting_tallies"].start_listening()
         join_room(room({"phone": "phones"}.get(role, role), connection.session_id))
         if connection.participant_id is not None:
@@ -304,7 +310,7 @@ def on_connect(auth_data: Any = None) -> None:
                 _after_commit(current_app.extensions["voting_tallies"].mark, connection.session_id)
         _send_snapshot(connection, new_participant=bool(extra and extra["new"]))
     except Refusal as refusal:
-        _connections.pop(request.sid, None)
+        _connections.pop(_sid(), None)
         raise ConnectionRefusedError(refusal.message) from None
 
 
@@ -402,7 +408,7 @@ def _after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 @socketio.on("disconnect")
 def on_disconnect(*_args: Any) -> None:
-    _connections.pop(request.sid, None)
+    _connections.pop(_sid(), None)
 
 
 # ---------------------------------------------------------------- events
@@ -415,9 +421,9 @@ def _handler(*roles: str) -> Callable[[Callable[..., dict[str, Any] | None]], Ca
     def wrap(fn: Callable[..., dict[str, Any] | None]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def inner(data: Any = None, *_extra: Any) -> dict[str, Any]:
-            connection = _connections.get(request.sid)
+            connection = _connections.get(_sid())
             # One phone (all its tabs) or one screen cannot flood the session.
-            key = request.sid
+            key = _sid()
             if connection is not None and connection.participant_id is not None:
                 key = f"participant:{connection.participant_id}"
             if not limits().events.allow(key):
@@ -488,7 +494,7 @@ def on_vote(connection: Connection, data: Any) -> dict[str, Any]:
             "my_vote",
             receipt.as_dict(),
             to=f"participant:{connection.participant_id}",
-            skip_sid=request.sid,
+            skip_sid=_sid(),
         )
     return {"vote": receipt.as_dict()}
 

@@ -239,20 +239,25 @@ def _upsert(dialect: str) -> Any:
     """The vote upsert for a dialect, without values (they are bound at execution)."""
     key = ["session_id", "strand_key", "round", "participant_id"]
     changing = ["level", "comment", "client_vote_id", "updated_at"]
-    if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        stmt = insert(Vote.__table__)
-        return stmt.on_conflict_do_update(
-            index_elements=key, set_={c: stmt.excluded[c] for c in changing}
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        lite = sqlite_insert(Vote.__table__)
+        return lite.on_conflict_do_update(
+            index_elements=key, set_={c: lite.excluded[c] for c in changing}
+        )
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        pg = postgresql_insert(Vote.__table__)
+        return pg.on_conflict_do_update(
+            index_elements=key, set_={c: pg.excluded[c] for c in changing}
         )
     if dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-        stmt = mysql_insert(Vote.__table__)
-        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
+        my = mysql_insert(Vote.__table__)
+        return my.on_duplicate_key_update({c: my.inserted[c] for c in changing})
     raise RuntimeError(f"Votes need an upsert, which is not written for {dialect!r} yet")
 
 

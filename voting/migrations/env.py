@@ -20,6 +20,8 @@ def run_migrations_online() -> None:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise RuntimeError("No database to migrate: pass -x url=... or set sqlalchemy.url")
     engine = create_engine(url)
     with engine.connect() as fresh:
         _run(fresh)

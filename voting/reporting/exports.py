@@ -173,7 +173,8 @@ def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
     ).all()
     grouped: dict[str, list[str]] = {}
     for key, comment in rows:
-        grouped.setdefault(key, []).append(comment)
+        if comment:  # never None here (filtered above); the check tells the type checker
+            grouped.setdefault(key, []).append(comment)
     return grouped
 
 

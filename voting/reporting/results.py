@@ -253,7 +253,8 @@ def _comments(db: Session, assessment_id: int, session_id: int | None) -> dict[s
         query = query.where(Vote.session_id == session_id)
     grouped: dict[str, list[str]] = defaultdict(list)
     for key, comment in db.execute(query):
-        grouped[key].append(comment)
+        if comment:  # never None here (filtered above); the check tells the type checker
+            grouped[key].append(comment)
     return grouped
 
 

@@ -28,10 +28,22 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String, Table, Text, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CursorResult,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from voting.database import Database
 from voting.frameworks import FrameworkError, parse
@@ -333,8 +345,7 @@ def import_backup(database: Database, document: dict[str, Any]) -> Imported:
     new_codes: list[tuple[str, str]] = []
     try:
         with database.write() as db:
-            inserted = db.execute(ASSESSMENTS.insert().values(**assessment))
-            assessment_id = inserted.inserted_primary_key[0]
+            assessment_id = _insert(db, ASSESSMENTS, assessment)
             for table in _assessment_tables():
                 parent = _parent_column(table, ASSESSMENTS)
                 for i, item in enumerate(_listing(document.get(table.name, []), table.name)):
@@ -361,9 +372,7 @@ def import_backup(database: Database, document: dict[str, Any]) -> Imported:
                     new_codes.append((str(code), fresh))
                     values["join_code"] = fresh
                 taken.add(values["join_code"])
-                session_id = db.execute(
-                    SESSIONS.insert().values(**values, assessment_id=assessment_id)
-                ).inserted_primary_key[0]
+                session_id = _insert(db, SESSIONS, {**values, "assessment_id": assessment_id})
                 participants: dict[int, int] = {}
                 for table in _session_tables():
                     parent = _parent_column(table, SESSIONS)
@@ -373,7 +382,7 @@ def import_backup(database: Database, document: dict[str, Any]) -> Imported:
                         rows += 1
                         if rows > MAX_ROWS:
                             raise BackupError(f"more than {MAX_ROWS} rows")
-                        links = {parent: session_id}
+                        links: dict[str, Any] = {parent: session_id}
                         if table is PARTICIPANTS:
                             values = _values(table, child, place, extra=("number",))
                             # A fresh random hash: the participant cannot be rejoined, only counted.
@@ -387,17 +396,26 @@ def import_backup(database: Database, document: dict[str, Any]) -> Imported:
                         else:
                             values = _values(table, child, place)
                         _check_strand(values, set(_strands_of(item)), levels, place)
-                        inserted = db.execute(table.insert().values(**values, **links))
+                        row_id = _insert(db, table, {**values, **links})
                         if table is PARTICIPANTS:
                             number = child.get("number")
                             if not _is_int(number) or number in participants:
                                 raise BackupError(f"{place}: number: expected a number used once")
-                            participants[number] = inserted.inserted_primary_key[0]
+                            participants[number] = row_id
     except IntegrityError as exc:
         raise BackupError(f"the file holds rows that contradict each other: {exc.orig}") from None
     except SQLAlchemyError as exc:
         raise BackupError(f"the database refused the file: {exc.__class__.__name__}") from None
     return Imported(assessment_id, len(sessions), new_codes)
+
+
+def _insert(db: Session, table: Table, values: dict[str, Any]) -> int:
+    """Insert one row and return its new id."""
+    result = cast("CursorResult[Any]", db.execute(table.insert().values(**values)))
+    key = result.inserted_primary_key
+    if key is None:  # only a multi-row or textual insert has none
+        raise RuntimeError(f"no id for the row inserted into {table.name}")
+    return int(key[0])
 
 
 def _is_int(value: Any) -> bool:
@@ -424,7 +442,7 @@ def _check_strand(values: dict[str, Any], strands: set[str], levels: int, where:
 def sqlite_path(database: Database) -> Path | None:
     if not database.is_sqlite or database.url.database in (None, "", ":memory:"):
         return None
-    return Path(database.url.database)  # type: ignore[arg-type]
+    return Path(database.url.database)
 
 
 def backup_sqlite(source: Path, target: Path) -> Path:

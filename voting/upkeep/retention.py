@@ -46,7 +46,11 @@ def due_sessions(database: Database, now: datetime | None = None) -> list[int]:
             .join(Assessment, Assessment.id == VotingSession.assessment_id)
             .where(Assessment.retention_days.is_not(None), VotingSession.purged_at.is_(None))
         ).all()
-        return [s.id for s, days in rows if session_date(s) + timedelta(days=days) <= today]
+        return [
+            s.id
+            for s, days in rows
+            if days is not None and session_date(s) + timedelta(days=days) <= today
+        ]
 
 
 def purge_session(database: Database, session_id: int, now: datetime | None = None) -> None:
