@@ -29,11 +29,12 @@ test: lint
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/loadgen.py --quick
 
-# ruff, then mypy on the package (settings in pyproject.toml).
+# ruff, mypy on the package, and import-linter's layer contracts (settings in pyproject.toml).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check voting tests benchmarks deploy
 	$(BIN)/ruff format --check voting tests benchmarks deploy
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info
