@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
@@ -197,6 +198,9 @@ class StrandState(Base):
     # Votes belong to a round, so that a re-vote after discussion keeps the first round.
     round: Mapped[int] = mapped_column(Integer, default=1)
     revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The desk team's evidence summary (never its rating) on the projector, put up by the
+    # facilitator before voting opens so that partners weigh the same facts.
+    evidence_shown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     session: Mapped[VotingSession] = relationship(back_populates="strand_states")
 

@@ -86,6 +86,11 @@
       if (s.status === 'closed') {
         actions.push(button('revote-' + s.key, 'Re-vote (round ' + (s.round + 1) + ')', { action: 'revote', strand: s.key }));
       }
+      if (s.has_evidence) {
+        actions.push(s.evidence_shown
+          ? button('evidence-' + s.key, 'Hide evidence', { action: 'evidence', strand: s.key, show: false })
+          : button('evidence-' + s.key, 'Show evidence', { action: 'evidence', strand: s.key, show: true }));
+      }
       if (s.desk) {
         actions.push(s.revealed
           ? button('reveal-' + s.key, 'Hide desk rating', { action: 'reveal', strand: s.key, reveal: false })

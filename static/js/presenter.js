@@ -42,6 +42,7 @@
     var results = $('strand-results');
     L.clear(results);
     var desk = $('strand-desk');
+    showEvidence(null);
     if (session.status === 'ended') {
       $('strand-title').textContent = 'Thank you: this session has ended';
       $('strand-purpose').textContent = '';
@@ -72,9 +73,18 @@
     $('strand-title').textContent = strand.label;
     $('strand-purpose').textContent = strand.purpose || '';
     $('strand-status').textContent = statusLine(strand);
+    showEvidence(strand.evidence);
     if (strand.counts) results.appendChild(L.bars(state.levels, strand.counts, { desk: strand.desk, label: 'Votes per level' }));
     desk.hidden = !strand.desk;
     desk.textContent = strand.desk ? "Programme team's desk rating: " + strand.desk.label : '';
+  }
+
+  /* The desk team's evidence for the strand on screen, put up by the facilitator; the server
+     sends its words only while it is shown, and never the rating with it. */
+  function showEvidence(evidence) {
+    $('strand-evidence').hidden = !evidence;
+    $('evidence-text').textContent = evidence ? evidence.evidence : '';
+    $('evidence-sources').textContent = evidence && evidence.sources ? 'Sources: ' + evidence.sources : '';
   }
 
   // ------------------------------------------------------------- full screen

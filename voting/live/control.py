@@ -29,6 +29,7 @@ ACTIONS = (
     "previous",
     "results",
     "reveal",
+    "evidence",
     "end",
 )
 
@@ -242,6 +243,31 @@ def _reveal(
     return f"Desk rating for {name} {'revealed' if reveal else 'hidden'}."
 
 
+def _evidence(
+    db: Session,
+    session: VotingSession,
+    states: dict[str, StrandState],
+    framework: Framework,
+    payload: dict[str, Any],
+) -> str:
+    """Put the desk team's evidence summary for a strand on the projector, or take it down. The
+    rating itself stays hidden: the slide is there to inform the vote, not to anchor it."""
+    state = _strand_arg(payload, session, states)
+    show = bool_field(payload, "show", "show")
+    name = _name(framework, state.strand_key)
+    if show:
+        rating = db.scalar(
+            select(DeskRating).where(
+                DeskRating.assessment_id == session.assessment_id,
+                DeskRating.strand_key == state.strand_key,
+            )
+        )
+        if rating is None or not (rating.evidence or "").strip():
+            raise Refusal(f"No key evidence is recorded for {name} yet.")
+    state.evidence_shown = show
+    return f"Evidence for {name} {'shown' if show else 'hidden'}."
+
+
 def _end(
     db: Session,
     session: VotingSession,
@@ -268,5 +294,6 @@ _HANDLERS = {
     "previous": _previous,
     "results": _results,
     "reveal": _reveal,
+    "evidence": _evidence,
     "end": _end,
 }

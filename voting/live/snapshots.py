@@ -102,6 +102,14 @@ def _desk(loaded: Loaded, key: str) -> dict[str, Any] | None:
     }
 
 
+def _evidence(loaded: Loaded, key: str) -> dict[str, str] | None:
+    """The evidence slide's words: evidence and sources, never the level."""
+    rating = loaded.desk.get(key)
+    if rating is None or not (rating.evidence or "").strip():
+        return None
+    return {"evidence": rating.evidence, "sources": rating.sources or ""}
+
+
 def _counts(loaded: Loaded, key: str) -> list[int]:
     return loaded.counts.get(key, [0] * len(loaded.framework.levels))
 
@@ -170,6 +178,7 @@ def presenter_state(loaded: Loaded) -> dict[str, Any]:
             "voted": sum(counts),
             "counts": counts if loaded.session.show_results else None,
             "desk": _desk(loaded, key) if state.revealed else None,
+            "evidence": _evidence(loaded, key) if state.evidence_shown else None,
         }
         for key, strand, state, counts in _session_strands(loaded)
     ]
@@ -193,6 +202,8 @@ def console_state(loaded: Loaded) -> dict[str, Any]:
             "voted": sum(counts),
             "counts": counts,
             "desk": _desk(loaded, key),
+            "has_evidence": _evidence(loaded, key) is not None,
+            "evidence_shown": state.evidence_shown,
         }
         for key, strand, state, counts in _session_strands(loaded)
     ]

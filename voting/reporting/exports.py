@@ -206,6 +206,8 @@ def summary_rows(results: Results) -> list[dict[str, Any]]:
             "strand_key": strand.key,
             "strand": strand.name,
             "desk_rating": strand.desk_label,
+            "desk_evidence": strand.desk_evidence,
+            "desk_sources": strand.desk_sources,
             "agreed_rating": strand.agreed_label,
             "votes": fig.n,
         }
@@ -269,6 +271,8 @@ def analysis_document(results: Results) -> dict[str, Any]:
             "split": fig.split,
             "split_reason": fig.split_reason,
             "desk": strand.desk_label or None,
+            "desk_evidence": strand.desk_evidence,
+            "desk_sources": strand.desk_sources,
             "agreed": strand.agreed_label or None,
             "next_steps": strand.next_steps,
             "desk_comparison": None

@@ -103,6 +103,9 @@ class StrandResult:
     segments: list[SegmentResult] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     previous: PreviousResult | None = None
+    # The desk team's key evidence and its sources: the rating's "why", in every output.
+    desk_evidence: str = ""
+    desk_sources: str = ""
 
     @property
     def forums_covering(self) -> int:
@@ -368,6 +371,8 @@ def gather(
             agreed_label=rating_label(framework, agreed.get(strand.key)),
             next_steps=agreed[strand.key].next_steps if strand.key in agreed else "",
             comments=comments.get(strand.key, []),
+            desk_evidence=(desk[strand.key].evidence or "") if strand.key in desk else "",
+            desk_sources=(desk[strand.key].sources or "") if strand.key in desk else "",
         )
         for session in sessions:
             if strand.key not in session.strand_keys:

@@ -25,7 +25,7 @@ from voting.labels import FORUM_LABELS
 from voting.reporting import charts, exports
 from voting.reporting.results import Results, StrandResult
 
-SUMMARY, CHARTS, GROUPS, VOTES = "Summary", "Charts", "Groups", "Votes"
+SUMMARY, DESK, CHARTS, GROUPS, VOTES = "Summary", "Desk", "Charts", "Groups", "Votes"
 MAX_SHEET_NAME = 31
 # Excel refuses these in a sheet name; "History" is reserved for its change tracking.
 FORBIDDEN_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
@@ -50,6 +50,8 @@ _HEADINGS = {
     "strand_key": "Strand key",
     "strand": "Strand",
     "desk_rating": "Desk rating",
+    "desk_evidence": "Key evidence",
+    "desk_sources": "Sources of evidence",
     "agreed_rating": "Agreed rating",
     "votes": "Votes",
     "median": "Median",
@@ -79,10 +81,19 @@ _MIDDLE = (
     "pct_at_desk",
     "pct_above_desk",
     "summary",
+    "desk_evidence",
+    "desk_sources",
     "next_steps",
 )
 _TRAILING = ("modes", "mean", "sd", "iqr", "gap_median_minus_desk", "forums", "strand_key")
-_WIDE = {"summary": 70, "next_steps": 50, "split_reason": 30, "strand": 40}
+_WIDE = {
+    "summary": 70,
+    "desk_evidence": 60,
+    "desk_sources": 40,
+    "next_steps": 50,
+    "split_reason": 30,
+    "strand": 40,
+}
 
 
 def assessment_workbook(results: Results, rows: list[dict[str, Any]]) -> bytes:
@@ -102,9 +113,10 @@ def assessment_workbook(results: Results, rows: list[dict[str, Any]]) -> bytes:
     title = f"{results.assessment.area} {results.assessment.period}: maturity self-assessment"
     book.set_properties({"title": title, "subject": results.framework.name})
     styles = _Styles(book)
-    taken = {SUMMARY.casefold(), CHARTS.casefold(), GROUPS.casefold(), VOTES.casefold()}
+    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS, VOTES)}
 
     summary = book.add_worksheet(SUMMARY)
+    desk = book.add_worksheet(DESK)
     charts_sheet = book.add_worksheet(CHARTS)
     session_sheets = []
     for session in results.sessions:
@@ -115,6 +127,7 @@ def assessment_workbook(results: Results, rows: list[dict[str, Any]]) -> bytes:
     votes = book.add_worksheet(VOTES)
 
     _summary_sheet(summary, results, styles, title)
+    _desk_sheet(desk, results, styles)
     _charts_sheet(book, charts_sheet, results, styles)
     for session, sheet in session_sheets:
         _session_sheet(sheet, results, session, styles)
@@ -290,6 +303,27 @@ def _summary_sheet(sheet: Worksheet, results: Results, styles: _Styles, title: s
     first = header_row + len(rows) + 2
     for i, note in enumerate(n for n in notes if n):
         _text(sheet, first + i, 0, note, styles.text)
+
+
+# --------------------------------------------------------------------------------------------
+# Desk assessment
+
+
+def _desk_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
+    """The programme team's self-assessment as Devon's table has it: per strand the rating,
+    the key evidence and where that evidence comes from."""
+    _text(sheet, 0, 0, "Desk assessment: rating, key evidence and sources", styles.title)
+    _header(sheet, 2, ["Strand", "Desk rating", "Key evidence", "Sources of evidence"], styles)
+    for row, strand in enumerate(results.strands, start=3):
+        _text(sheet, row, 0, strand.label, styles.wrap)
+        _text(sheet, row, 1, strand.desk_label or "not recorded", styles.text)
+        _cell(sheet, row, 2, strand.desk_evidence, styles.wrap)
+        _cell(sheet, row, 3, strand.desk_sources, styles.wrap)
+    sheet.set_column(0, 0, 40)
+    sheet.set_column(1, 1, 20)
+    sheet.set_column(2, 2, 80)
+    sheet.set_column(3, 3, 50)
+    sheet.freeze_panes(3, 1)
 
 
 # --------------------------------------------------------------------------------------------
