@@ -242,6 +242,25 @@ def test_a_file_over_the_size_limit_is_refused_unread(
         backups.read_backup(path)
 
 
+def test_a_file_with_more_rows_than_the_limit_is_refused_and_changes_nothing(
+    app: Flask, workshop: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with get_database(app).read() as db:
+        document = backups.assessment_backup(db, workshop)
+    rows = sum(len(document[t.name]) for t in backups._assessment_tables()) + sum(
+        len(session[t.name])
+        for session in document["voting_sessions"]
+        for t in backups._session_tables()
+    )
+    before = dump(app)
+    monkeypatch.setattr(backups, "MAX_ROWS", rows - 1)
+    with pytest.raises(backups.BackupError, match=f"more than {rows - 1} rows"):
+        backups.import_backup(get_database(app), document)
+    assert dump(app) == before
+    monkeypatch.setattr(backups, "MAX_ROWS", rows)  # exactly at the limit is allowed
+    assert backups.import_backup(get_database(app), document).sessions == 2
+
+
 # ---------------------------------------------------------------- the command line
 
 

@@ -25,7 +25,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -45,8 +45,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from voting.assessments import new_join_code
 from voting.database import Database
-from voting.frameworks import FrameworkError, parse
+from voting.frameworks import Framework, FrameworkError, parse
 from voting.models import (
     FORUM_TYPES,
     PACINGS,
@@ -326,87 +327,156 @@ def _values(table: Table, item: Any, where: str, extra: tuple[str, ...] = ()) ->
 
 def import_backup(database: Database, document: dict[str, Any]) -> Imported:
     """Restore one assessment from a backup document, all or nothing."""
+    _refuse_unknown_sections(document)
+    assessment = _values(ASSESSMENTS, document.get("assessment"), "assessment")
+    framework = _framework_of(assessment)
+    sessions = _listing(document.get("voting_sessions", []), "voting_sessions")
+    try:
+        with database.write() as db:
+            restore = _Restore(
+                db,
+                strand_keys={s.key for s in framework.strands},
+                levels=len(framework.levels),
+                taken_codes=set(db.scalars(select(SESSIONS.c.join_code))),
+            )
+            assessment_id = _insert(db, ASSESSMENTS, assessment)
+            _restore_assessment_rows(restore, document, assessment_id)
+            for s, item in enumerate(sessions):
+                _restore_session(restore, item, f"voting_sessions[{s}]", assessment_id)
+    except IntegrityError as exc:
+        raise BackupError(f"the file holds rows that contradict each other: {exc.orig}") from None
+    except SQLAlchemyError as exc:
+        raise BackupError(f"the database refused the file: {exc.__class__.__name__}") from None
+    return Imported(assessment_id, len(sessions), restore.new_codes)
+
+
+@dataclass
+class _Restore:
+    """One import in progress: its transaction, the framework's strands and levels, and what
+    the rows written so far have used up."""
+
+    db: Session
+    strand_keys: set[str]
+    levels: int
+    taken_codes: set[str]  # join codes in the database, and those this import has given out
+    rows: int = 0
+    new_codes: list[tuple[str, str]] = field(default_factory=list)
+
+    def count_row(self) -> None:
+        self.rows += 1
+        if self.rows > MAX_ROWS:
+            raise BackupError(f"more than {MAX_ROWS} rows")
+
+    def free_code(self, code: Any) -> str:
+        """The file's join code if it is well formed and not taken here, else a fresh one (kept
+        in `new_codes` so that the facilitator can be told)."""
+        if not isinstance(code, str) or not _JOIN_CODE.fullmatch(code) or code in self.taken_codes:
+            fresh = new_join_code()
+            while fresh in self.taken_codes:
+                fresh = new_join_code()
+            self.new_codes.append((str(code), fresh))
+            code = fresh
+        self.taken_codes.add(code)
+        return code
+
+
+@dataclass
+class _SessionRestore:
+    """One session being restored: its new id, its strands, its participants' new ids."""
+
+    id: int
+    strand_keys: set[str]
+    participants: dict[int, int] = field(default_factory=dict)  # number in the file -> new id
+
+
+def _refuse_unknown_sections(document: dict[str, Any]) -> None:
     known = {"format", "exported_at", "assessment", "voting_sessions"} | {
         t.name for t in _assessment_tables()
     }
     stray = sorted(set(document) - known)
     if stray:
         raise BackupError(f"unknown section {stray[0]!r}")
-    assessment = _values(ASSESSMENTS, document.get("assessment"), "assessment")
+
+
+def _framework_of(assessment: dict[str, Any]) -> Framework:
+    """The assessment's own framework snapshot, which must agree with its level count."""
     try:
         framework = parse(assessment.get("framework"), "assessment: framework")
     except FrameworkError as exc:
         raise BackupError(str(exc)) from None
     if assessment.get("level_count") != len(framework.levels):
         raise BackupError("assessment: level_count does not match the framework's levels")
-    strand_keys = {s.key for s in framework.strands}
-    levels = len(framework.levels)
-    rows = 0
-    new_codes: list[tuple[str, str]] = []
-    try:
-        with database.write() as db:
-            assessment_id = _insert(db, ASSESSMENTS, assessment)
-            for table in _assessment_tables():
-                parent = _parent_column(table, ASSESSMENTS)
-                for i, item in enumerate(_listing(document.get(table.name, []), table.name)):
-                    values = _values(table, item, f"{table.name}[{i}]")
-                    _check_strand(values, strand_keys, levels, f"{table.name}[{i}]")
-                    db.execute(table.insert().values(**values, **{parent: assessment_id}))
-                    rows += 1
-            taken = set(db.scalars(select(SESSIONS.c.join_code)))
-            sessions = _listing(document.get("voting_sessions", []), "voting_sessions")
-            for s, item in enumerate(sessions):
-                where = f"voting_sessions[{s}]"
-                nested = tuple(t.name for t in _session_tables())
-                values = _values(SESSIONS, item, where, extra=nested)
-                unknown_keys = set(values.get("strand_keys") or []) - strand_keys
-                if not isinstance(values.get("strand_keys"), list) or unknown_keys:
-                    raise BackupError(f"{where}: strand_keys: expected strands of the framework")
-                code = values.get("join_code")
-                if not isinstance(code, str) or not _JOIN_CODE.fullmatch(code) or code in taken:
-                    from voting.assessments import new_join_code
+    return framework
 
-                    fresh = new_join_code()
-                    while fresh in taken:
-                        fresh = new_join_code()
-                    new_codes.append((str(code), fresh))
-                    values["join_code"] = fresh
-                taken.add(values["join_code"])
-                session_id = _insert(db, SESSIONS, {**values, "assessment_id": assessment_id})
-                participants: dict[int, int] = {}
-                for table in _session_tables():
-                    parent = _parent_column(table, SESSIONS)
-                    children = _listing(item.get(table.name, []), f"{where}.{table.name}")
-                    for i, child in enumerate(children):
-                        place = f"{where}.{table.name}[{i}]"
-                        rows += 1
-                        if rows > MAX_ROWS:
-                            raise BackupError(f"more than {MAX_ROWS} rows")
-                        links: dict[str, Any] = {parent: session_id}
-                        if table is PARTICIPANTS:
-                            values = _values(table, child, place, extra=("number",))
-                            # A fresh random hash: the participant cannot be rejoined, only counted.
-                            links["token_hash"] = os.urandom(32).hex()
-                        elif _points_at_participants(table):
-                            values = _values(table, child, place, extra=("participant",))
-                            number = child.get("participant")
-                            if number not in participants:
-                                raise BackupError(f"{place}: participant: no such participant")
-                            links[_parent_column(table, PARTICIPANTS)] = participants[number]
-                        else:
-                            values = _values(table, child, place)
-                        _check_strand(values, set(_strands_of(item)), levels, place)
-                        row_id = _insert(db, table, {**values, **links})
-                        if table is PARTICIPANTS:
-                            number = child.get("number")
-                            if not _is_int(number) or number in participants:
-                                raise BackupError(f"{place}: number: expected a number used once")
-                            participants[number] = row_id
-    except IntegrityError as exc:
-        raise BackupError(f"the file holds rows that contradict each other: {exc.orig}") from None
-    except SQLAlchemyError as exc:
-        raise BackupError(f"the database refused the file: {exc.__class__.__name__}") from None
-    return Imported(assessment_id, len(sessions), new_codes)
+
+def _restore_assessment_rows(
+    restore: _Restore, document: dict[str, Any], assessment_id: int
+) -> None:
+    """The desk and agreed ratings (every table under the assessment but its sessions)."""
+    for table in _assessment_tables():
+        parent = _parent_column(table, ASSESSMENTS)
+        for i, item in enumerate(_listing(document.get(table.name, []), table.name)):
+            place = f"{table.name}[{i}]"
+            values = _values(table, item, place)
+            _check_strand(values, restore.strand_keys, restore.levels, place)
+            restore.count_row()
+            _insert(restore.db, table, {**values, parent: assessment_id})
+
+
+def _restore_session(restore: _Restore, item: Any, where: str, assessment_id: int) -> None:
+    """One session and every row under it (strand states, participants, votes...)."""
+    nested = tuple(t.name for t in _session_tables())
+    values = _values(SESSIONS, item, where, extra=nested)
+    strand_keys = values.get("strand_keys")
+    if not isinstance(strand_keys, list) or set(strand_keys) - restore.strand_keys:
+        raise BackupError(f"{where}: strand_keys: expected strands of the framework")
+    values["join_code"] = restore.free_code(values.get("join_code"))
+    session = _SessionRestore(
+        _insert(restore.db, SESSIONS, {**values, "assessment_id": assessment_id}),
+        strand_keys=set(strand_keys),
+    )
+    for table in _session_tables():
+        children = _listing(item.get(table.name, []), f"{where}.{table.name}")
+        for i, child in enumerate(children):
+            restore.count_row()
+            place = f"{where}.{table.name}[{i}]"
+            if table is PARTICIPANTS:
+                _restore_participant(restore, session, child, place)
+            else:
+                _restore_session_row(restore, session, table, child, place)
+
+
+def _restore_participant(
+    restore: _Restore, session: _SessionRestore, child: Any, place: str
+) -> None:
+    values = _values(PARTICIPANTS, child, place, extra=("number",))
+    number = child.get("number")
+    if not _is_int(number) or number in session.participants:
+        raise BackupError(f"{place}: number: expected a number used once")
+    links = {
+        _parent_column(PARTICIPANTS, SESSIONS): session.id,
+        # A fresh random hash: the participant cannot be rejoined, only counted.
+        "token_hash": os.urandom(32).hex(),
+    }
+    session.participants[number] = _insert(restore.db, PARTICIPANTS, {**values, **links})
+
+
+def _restore_session_row(
+    restore: _Restore, session: _SessionRestore, table: Table, child: Any, place: str
+) -> None:
+    """A row of a session's table other than participants; a vote (or its history) names its
+    participant by number, which becomes the participant's new id."""
+    links: dict[str, Any] = {_parent_column(table, SESSIONS): session.id}
+    if _points_at_participants(table):
+        values = _values(table, child, place, extra=("participant",))
+        number = child.get("participant")
+        if number not in session.participants:
+            raise BackupError(f"{place}: participant: no such participant")
+        links[_parent_column(table, PARTICIPANTS)] = session.participants[number]
+    else:
+        values = _values(table, child, place)
+    _check_strand(values, session.strand_keys, restore.levels, place)
+    _insert(restore.db, table, {**values, **links})
 
 
 def _insert(db: Session, table: Table, values: dict[str, Any]) -> int:
@@ -420,11 +490,6 @@ def _insert(db: Session, table: Table, values: dict[str, Any]) -> int:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _strands_of(session: dict[str, Any]) -> list[str]:
-    keys = session.get("strand_keys")
-    return keys if isinstance(keys, list) else []
 
 
 def _check_strand(values: dict[str, Any], strands: set[str], levels: int, where: str) -> None:
