@@ -62,11 +62,10 @@ class Downloads:
         self.report_html = ok(facilitator.get(f"{base}/report")).get_data(True)
         summary = ok(facilitator.get(f"{base}/summary.csv"))
         assert summary.mimetype == "text/csv"
-        self.summary = {
-            r["strand_key"]: r for r in csv.DictReader(io.StringIO(summary.get_data(True)))
-        }
+        self.summary_label, rows = labelled_csv(summary.get_data(True))
+        self.summary = {r["strand_key"]: r for r in rows}
         votes = ok(facilitator.get(f"{base}/votes.csv")).get_data(True)
-        self.votes = list(csv.DictReader(io.StringIO(votes)))
+        self.votes_label, self.votes = labelled_csv(votes)
         book = ok(facilitator.get(f"{base}/assessment.xlsx"))
         assert book.mimetype == (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,10 +73,17 @@ class Downloads:
         assert "attachment" in book.headers["Content-Disposition"]
         self.workbook = openpyxl.load_workbook(io.BytesIO(book.get_data()))
         self.json = json.loads(ok(facilitator.get(f"{base}/assessment.json")).get_data(True))
+        self.raw_json = json.loads(ok(facilitator.get(f"{base}/raw.json")).get_data(True))
 
     @property
     def analysis(self) -> dict[str, Any]:
         return self.json["analysis"]["strands"]  # type: ignore[no-any-return]
+
+
+def labelled_csv(text: str) -> tuple[str, list[dict[str, str]]]:
+    """A download's first row (what kind of file it is) and the rows under its header."""
+    label, rest = text.split("\r\n", 1)
+    return next(csv.reader([label]))[0], list(csv.DictReader(io.StringIO(rest)))
 
 
 def ok(response: Any) -> Any:

@@ -85,6 +85,7 @@ def test_each_account_sees_only_its_own_assessments(app: Flask) -> None:
         f"/facilitator/assessments/{herts_id}/votes.csv",
         f"/facilitator/assessments/{herts_id}/summary.csv",
         f"/facilitator/assessments/{herts_id}/assessment.json",
+        f"/facilitator/assessments/{herts_id}/raw.json",
         f"/facilitator/assessments/{herts_id}/assessment.xlsx",
         f"/facilitator/assessments/{herts_id}/charts/culture.svg",
         f"/facilitator/assessments/{herts_id}/delete",

@@ -355,7 +355,9 @@ def test_a_live_workshop_in_real_browsers(
         # The download holds the five votes (the queued one once), profiles with their votes.
         download = facilitator.request.get(f"{base}/facilitator/sessions/{sid}/votes.csv")
         assert download.ok
-        votes = list(csv.DictReader(io.StringIO(download.text())))
+        label, body = download.text().split("\r\n", 1)
+        assert label.startswith('"Raw data, programme team only')
+        votes = list(csv.DictReader(io.StringIO(body)))
         assert sorted(v["level"] for v in votes) == [
             "Developing",
             "Developing",

@@ -10,7 +10,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import control, last, make_session, phone, received, screen, vote
-from voting.reporting.exports import CSV_COLUMNS, JSON_FORMAT
+from voting.reporting.exports import CSV_COLUMNS, JSON_FORMAT, RAW_DATA, RAW_JSON_FORMAT
+
+
+def raw_rows(text: str) -> list[dict[str, str]]:
+    """The rows of a raw CSV, after checking its first row says it is raw."""
+    label, rest = text.split("\r\n", 1)
+    assert next(csv.reader([label])) == [RAW_DATA]
+    return list(csv.DictReader(io.StringIO(rest)))
 
 
 def run_two_sessions(app: Flask, facilitator: FlaskClient, assessment_id: int) -> tuple[int, int]:
@@ -52,7 +59,7 @@ def test_csv_has_one_row_per_current_vote(
     response = facilitator.get(f"/facilitator/assessments/{assessment_id}/votes.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(True))))
+    rows = raw_rows(response.get_data(True))
     assert tuple(rows[0].keys()) == CSV_COLUMNS
     assert len(rows) == 5
     summary = sorted((r["session"], r["strand_key"], r["level"], r["level_number"]) for r in rows)
@@ -71,16 +78,18 @@ def test_csv_has_one_row_per_current_vote(
     assert all(r["voted_at"].endswith("Z") for r in rows)
 
     only_second = facilitator.get(f"/facilitator/sessions/{second}/votes.csv").get_data(True)
-    assert len(list(csv.DictReader(io.StringIO(only_second)))) == 1
+    assert len(raw_rows(only_second)) == 1
 
 
 def test_json_holds_framework_desk_sessions_and_tallies(
     app: Flask, facilitator: FlaskClient, assessment_id: int
 ) -> None:
     run_two_sessions(app, facilitator, assessment_id)
-    response = facilitator.get(f"/facilitator/assessments/{assessment_id}/assessment.json")
+    response = facilitator.get(f"/facilitator/assessments/{assessment_id}/raw.json")
+    assert "attachment" in response.headers["Content-Disposition"]
     document = json.loads(response.get_data(True))
-    assert document["format"] == JSON_FORMAT
+    assert document["format"] == RAW_JSON_FORMAT
+    assert document["circulation"] == RAW_DATA
     assert document["assessment"]["area"] == "Hertfordshire"
     assert len(document["framework"]["strands"]) == 6
     desk = {d["strand"]: d for d in document["desk_ratings"]}
@@ -94,15 +103,27 @@ def test_json_holds_framework_desk_sessions_and_tallies(
     leadership = next(s for s in sessions[0]["strands"] if s["key"] == "leadership")
     assert leadership["comments"] == ["Board now meets monthly"]
     assert leadership["status"] == "closed"  # opening culture closed it
+    assert leadership["counts"] == [1, 1, 1, 0]
+
+    # The board's JSON has no raw count at all: 3 and 2 votes are fewer than 5.
+    board = json.loads(
+        facilitator.get(f"/facilitator/assessments/{assessment_id}/assessment.json").get_data(True)
+    )
+    assert board["format"] == JSON_FORMAT and board["circulation"].startswith("For the board")
+    assert "tallies" not in board
+    for session in board["sessions"]:
+        assert "participants" not in session
+        assert all("counts" not in s and "votes" not in s for s in session["strands"])
+    assert board["analysis"]["strands"]["leadership"]["counts"] is None
 
 
 def test_exports_of_an_empty_assessment_are_valid(
     facilitator: FlaskClient, assessment_id: int
 ) -> None:
     body = facilitator.get(f"/facilitator/assessments/{assessment_id}/votes.csv").get_data(True)
-    assert body.strip() == ",".join(CSV_COLUMNS)
+    assert raw_rows(body) == [] and body.strip().endswith(",".join(CSV_COLUMNS))
     document = json.loads(
-        facilitator.get(f"/facilitator/assessments/{assessment_id}/assessment.json").get_data(True)
+        facilitator.get(f"/facilitator/assessments/{assessment_id}/raw.json").get_data(True)
     )
     assert document["sessions"] == []
     assert all(t["votes"] == 0 for t in document["tallies"].values())
@@ -115,7 +136,7 @@ def test_the_console_state_matches_the_export(
     console = screen(app, facilitator, "console", first)
     state = last(received(console), "state")
     document = json.loads(
-        facilitator.get(f"/facilitator/assessments/{assessment_id}/assessment.json").get_data(True)
+        facilitator.get(f"/facilitator/assessments/{assessment_id}/raw.json").get_data(True)
     )
     exported = {s["key"]: s["counts"] for s in document["sessions"][0]["strands"]}
     assert {s["key"]: s["counts"] for s in state["strands"]} == exported

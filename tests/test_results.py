@@ -9,8 +9,6 @@ between the exports and with what the plans make obvious (a room split in two ca
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 
 import pytest
@@ -26,6 +24,7 @@ from tests.downloads import (
     forum_table,
     groups_table,
     header_row_of,
+    labelled_csv,
     new_assessment,
     ok,
     save_agreed,
@@ -63,6 +62,7 @@ SUMMARY_HEADINGS = [
     "% below desk",
     "% at desk",
     "% above desk",
+    "Not shown because",
     "Summary",
     "Key evidence",
     "Sources of evidence",
@@ -135,6 +135,12 @@ def test_every_view_agrees_with_the_votes_cast(
     assert expected["culture"] == [0, 0, 2, 1]
     assert expected["delivery"] == [0, 0, 0, 0]
     got = Downloads(facilitator, assessment_id)
+    # Culture was voted on only by the district group's three: its total is hidden everywhere.
+    shown = [key for key in STRANDS if key != "culture"]
+    assert got.votes_label.startswith("Raw data, programme team only")
+    assert got.summary_label.startswith("For the board: safe to circulate")
+    assert got.json["circulation"].startswith("For the board")
+    assert got.raw_json["circulation"].startswith("Raw data, programme team only")
 
     # The long CSV: one row per current vote, exactly the levels voted.
     assert len(got.votes) == current_votes(TWO_FORUMS) == 36
@@ -144,7 +150,10 @@ def test_every_view_agrees_with_the_votes_cast(
     assert {r["round"] for r in got.votes if r["strand_key"] == "strategy"} == {"2"}
 
     # The summary CSV.
-    for key in STRANDS:
+    culture = got.summary["culture"]
+    assert culture["votes"] == "" and culture["not_shown"] == "fewer than 5 people"
+    assert [culture[f"n_{n.lower()}"] for n in LEVEL_NAMES] == [""] * 4
+    for key in shown:
         row = got.summary[key]
         assert [int(row[f"n_{n.lower()}"]) for n in LEVEL_NAMES] == expected[key], key
         assert int(row["votes"]) == sum(expected[key])
@@ -157,13 +166,18 @@ def test_every_view_agrees_with_the_votes_cast(
     # The CSV defuses a formula with an apostrophe; the workbook stores plain text (below).
     assert got.summary["leadership"]["next_steps"] == "'=Board to review demand data quarterly"
     assert got.summary["strategy"]["median"] == "Developing"
-    # Culture's desk rating is Developing/Maturing: 2 of its 3 votes are Maturing.
-    assert got.summary["culture"]["pct_at_desk"] == "66.7"
+    # Family experience's desk rating is Developing: 6 of its 10 votes are Developing.
+    assert got.summary["family-experience"]["pct_at_desk"] == "60.0"
     assert got.summary["workforce-development"]["consensus"] == ""
 
-    # The JSON: tallies (current rounds) and the analysis agree with the CSVs.
+    # The JSON: raw tallies (current rounds) only in the raw download; the analysis agrees
+    # with the CSVs.
+    assert "tallies" not in got.json
     for key in STRANDS:
-        assert got.json["tallies"][key] == {"counts": expected[key], "votes": sum(expected[key])}
+        raw = got.raw_json["tallies"][key]
+        assert raw == {"counts": expected[key], "votes": sum(expected[key])}
+    assert got.analysis["culture"]["counts"] is None and got.analysis["culture"]["suppressed"]
+    for key in shown:
         strand = got.analysis[key]
         assert strand["counts"] == expected[key]
         assert strand["votes"] == sum(expected[key])
@@ -171,7 +185,7 @@ def test_every_view_agrees_with_the_votes_cast(
         assert strand["median_label"] == (got.summary[key]["median"] or "not enough votes")
         csv_consensus = got.summary[key]["consensus"]
         if csv_consensus:
-            assert f"{strand['consensus']:.3f}" == csv_consensus
+            assert round(strand["consensus"], 3) == float(csv_consensus)
         else:
             assert strand["consensus"] is None
     assert got.analysis["leadership"]["agreed"] == "Maturing/Mature"
@@ -181,7 +195,8 @@ def test_every_view_agrees_with_the_votes_cast(
 
     # The results page.
     table = summary_table(got.results_html)
-    for key in STRANDS:
+    assert table["culture"][2] == "Not shown: fewer than 5 people"
+    for key in shown:
         cells = table[key]
         row = got.summary[key]
         assert cells[2] == str(sum(expected[key])), key
@@ -207,7 +222,6 @@ def test_every_view_agrees_with_the_votes_cast(
         "Partnership conference June",
         "Dacorum district group",
         "Groups",
-        "Votes",
     ]
     summary = book["Summary"]
     header, rows = sheet_table(summary, header_row_of(summary))
@@ -215,7 +229,9 @@ def test_every_view_agrees_with_the_votes_cast(
     assert "After discussion" in header
     sheet = by_strand(rows)
     assert list(sheet) == list(STRANDS)
-    for key in STRANDS:
+    assert [sheet["culture"][n] for n in [*LEVEL_NAMES, "Votes"]] == [None] * 5
+    assert sheet["culture"]["Not shown because"] == "fewer than 5 people"
+    for key in shown:
         row, csv_row = sheet[key], got.summary[key]
         assert [row[n] for n in LEVEL_NAMES] == expected[key], key
         assert row["Votes"] == sum(expected[key])
@@ -246,26 +262,28 @@ def test_every_view_agrees_with_the_votes_cast(
         assert forum[key]["Votes"] == 10
     # Leadership: the district group's three are hidden, and the conference's ten with them,
     # since the total minus the conference would give the three away.
-    assert forum["leadership"]["Votes"] == "not shown"
+    assert forum["leadership"]["Votes"] == (
+        "not shown: hidden so that a small group's votes cannot be worked out"
+    )
     assert [forum["leadership"][n] for n in LEVEL_NAMES] == [None] * 4
     district = by_strand(sheet_table(book["Dacorum district group"], 4)[1])
     assert list(district) == ["leadership", "culture"]
     for key in district:
-        assert district[key]["Votes"] == "fewer than 5"
+        assert district[key]["Votes"] == "not shown: fewer than 5 people"
         assert [district[key][n] for n in LEVEL_NAMES] == [None] * 4
 
-    votes = book["Votes"]
-    assert [c.value for c in votes[1]] == list(CSV_COLUMNS)
-    assert votes.max_row == 1 + len(got.votes)
-    for cells, row in zip(votes.iter_rows(min_row=2, values_only=True), got.votes, strict=True):
-        assert [str(v) if v is not None else "" for v in cells] == list(row.values())
+    assert [c.value for c in []] == []
+    assert list(got.votes[0]) == list(CSV_COLUMNS)
 
     charts_sheet = book["Charts"]
-    assert len(charts_sheet._charts) == 4  # one per strand with votes
+    assert len(charts_sheet._charts) == 3  # one per strand with votes that may be shown
     header, rows = sheet_table(charts_sheet, header_row_of(charts_sheet))
     assert header[:5] == ["Strand", *LEVEL_NAMES]
     for key, row in by_strand(rows).items():
-        assert [row[n] for n in LEVEL_NAMES] == expected[key]
+        if key == "culture":
+            assert [row[n] for n in LEVEL_NAMES] == [None] * 4
+        else:
+            assert [row[n] for n in LEVEL_NAMES] == expected[key]
 
     groups = book["Groups"]
     header, rows = sheet_table(groups, 1)
@@ -321,15 +339,16 @@ def test_small_groups_and_forums_are_suppressed_in_every_view(
     police = [BIG.current("leadership")[i] for i in range(12, 15)]
     assert police == [1, 4, 1]
 
-    # The results page: the police row says "fewer than 5" and has no counts; Health (6, the
-    # smallest group shown) is hidden as well so the police cannot be worked out by subtraction.
+    # The results page: the police row says "fewer than 5 people" and has no counts; one of
+    # the two sectors of 6 (the smallest shown) is hidden as well, so that the police cannot
+    # be worked out by subtraction.
     sectors = groups_table(got.results_html, "leadership", "Sector or agency")
-    assert sectors["Police"][0] == "fewer than 5"
-    assert [c for c in sectors["Police"][1:] if c] == []
-    assert sectors["Health"][1].startswith("Not shown") and len(sectors["Health"]) == 2
-    assert sectors[LA_CHILDREN][0] == "6"
+    assert sectors["Police"] == ["Not shown: fewer than 5 people"]
+    protects = ["Not shown: hidden so that a small group's votes cannot be worked out"]
+    assert sectors[LA_CHILDREN] == protects
+    assert sectors["Health"][0] == "6"
     forums = forum_table(got.results_html, "leadership")
-    assert forums["Youth offending liaison Dacorum"][0].startswith("Fewer than 5 votes")
+    assert forums["Youth offending liaison Dacorum"][0] == "Not shown: fewer than 5 people"
     assert forums["District partnership Dacorum"][0].startswith("Not shown")
     assert forums["Countywide conference"][:5] == [str(n) for n in [*BIG.counts("leadership"), 15]]
     page = text_of(got.results_html)
@@ -339,7 +358,7 @@ def test_small_groups_and_forums_are_suppressed_in_every_view(
     leadership = got.analysis["leadership"]
     sector = next(s for s in leadership["segments"] if s["attribute"] == "sector")
     hidden = {g["label"]: g for g in sector["groups"] if g["suppressed"]}
-    assert set(hidden) == {"Police", "Health"}
+    assert set(hidden) == {"Police", LA_CHILDREN}
     assert all(g["counts"] is None and g["n"] is None for g in hidden.values())
     small = {f["name"]: f for f in leadership["forums"]}
     assert small["Youth offending liaison"] == {
@@ -354,13 +373,13 @@ def test_small_groups_and_forums_are_suppressed_in_every_view(
     # The workbook: Groups and the small forum's own sheet.
     _, rows = sheet_table(got.workbook["Groups"], 1)
     by_group = {r["Group"]: r for r in rows if r["Compared by"] == "Sector or agency"}
-    assert by_group["Police"]["People"] == "fewer than 5"
+    assert by_group["Police"]["People"] == "not shown: fewer than 5 people"
     assert [by_group["Police"][n] for n in [*LEVEL_NAMES, "Median"]] == [None] * 5
-    assert by_group["Health"]["People"] == "not shown"
-    assert [by_group["Health"][n] for n in LEVEL_NAMES] == [None] * 4
-    assert by_group[LA_CHILDREN]["People"] == 6
+    assert by_group[LA_CHILDREN]["People"].startswith("not shown: hidden so that")
+    assert [by_group[LA_CHILDREN][n] for n in LEVEL_NAMES] == [None] * 4
+    assert by_group["Health"]["People"] == 6
     liaison = by_strand(sheet_table(got.workbook["Youth offending liaison"], 4)[1])
-    assert liaison["leadership"]["Votes"] == "fewer than 5"
+    assert liaison["leadership"]["Votes"] == "not shown: fewer than 5 people"
     assert [liaison["leadership"][n] for n in LEVEL_NAMES] == [None] * 4
     # No sheet carries a round sentence for the small forum either.
     summary = got.workbook["Summary"]
@@ -380,7 +399,7 @@ def test_report_of_six_strands_and_three_forums(app: Flask, facilitator: FlaskCl
     html = ok(facilitator.get(f"/facilitator/assessments/{aid}/report")).get_data(True)
     page = text_of(html)
     assert "Partner views from 3 forums" in page
-    assert f"{current_votes(REPORT_FORUMS)} votes" in page
+    assert "For the board: safe to circulate" in page
 
     rows = {cells[0]: (cls, cells) for cls, cells in Tables(html).tables[0][1:]}
     for key, label in LABELS.items():
@@ -418,16 +437,15 @@ def test_an_empty_assessment_gives_valid_pages_and_files(
 ) -> None:
     got = Downloads(facilitator, assessment_id)
     assert "No forum covered this strand" in got.results_html
-    assert "Partner views from 0 forums, 0 votes" in text_of(got.report_html)
+    assert "Partner views from 0 forums" in text_of(got.report_html)
     assert list(got.summary) == list(STRANDS)
     assert all(r["votes"] == "0" and r["split"] == "no" for r in got.summary.values())
     assert got.votes == []
-    assert got.workbook.sheetnames == ["Summary", "Desk", "Charts", "Groups", "Votes"]
+    assert got.workbook.sheetnames == ["Summary", "Desk", "Charts", "Groups"]
     summary = got.workbook["Summary"]
     _, rows = sheet_table(summary, header_row_of(summary))
     assert [r["Votes"] for r in rows] == [0] * 6
     assert got.workbook["Charts"]._charts == []
-    assert got.workbook["Votes"].max_row == 1
     assert got.workbook["Groups"]["A2"].value == "No votes yet."
     assert all(s["votes"] == 0 and s["median"] is None for s in got.analysis.values())
 
@@ -447,19 +465,15 @@ def test_one_vote_a_strand_nobody_covered_and_all_on_one_level(
         run_forum(app, facilitator, assessment_id, plan)
     got = Downloads(facilitator, assessment_id)
 
-    # One vote: a median, full agreement, no spread; its forum is too small to show.
+    # One vote: the strand's total is one person's vote, so nothing of it is shown.
     fam = got.summary["family-experience"]
-    assert (fam["votes"], fam["median"], fam["consensus"], fam["sd"]) == (
-        "1",
-        "Maturing",
-        "1.000",
-        "",
+    assert (fam["votes"], fam["median"], fam["consensus"], fam["sd"], fam["split"]) == (
+        ("", "", "", "", "")
     )
-    assert fam["split"] == "no"
     assert got.analysis["family-experience"]["forums"][0]["suppressed"] is True
     total = forum_table(got.results_html, "family-experience")["All forums"]
-    assert total[:5] == ["0", "0", "1", "0", "1"]
-    assert "Partners rate the family experience of transformed services higher" in text_of(
+    assert total[0] == "Not shown: fewer than 5 people"
+    assert "Votes on The family experience of transformed services are not shown" in text_of(
         got.results_html
     )
 
@@ -467,9 +481,9 @@ def test_one_vote_a_strand_nobody_covered_and_all_on_one_level(
     lead = got.summary["leadership"]
     assert (lead["n_developing"], lead["consensus"], lead["sd"], lead["iqr"]) == (
         "12",
-        "1.000",
-        "0.000",
-        "0.000",
+        "1.0",
+        "0.0",
+        "0.0",
     )
     roles = groups_table(got.results_html, "leadership", "Role level")
     assert roles["Strategic"][:5] == ["6", "0", "6", "0", "0"]
@@ -485,8 +499,8 @@ def test_one_vote_a_strand_nobody_covered_and_all_on_one_level(
     rows = by_strand(sheet_table(summary, header_row_of(summary))[1])
     assert rows["delivery"]["Votes"] == 0 and rows["delivery"]["Median"] is None
     assert rows["leadership"]["Consensus"] == 1.0
-    assert rows["family-experience"]["Votes"] == 1
-    assert len(got.workbook["Charts"]._charts) == 3
+    assert rows["family-experience"]["Votes"] is None
+    assert len(got.workbook["Charts"]._charts) == 2
     report = text_of(got.report_html)
     assert "No votes on Delivery structures and processes yet." in report
 
@@ -544,8 +558,8 @@ def test_workbook_keeps_formula_like_text_as_text(
     sheet = book.worksheets[3]
     assert sheet.title == '=HYPERLINK("http x","y")'
     assert sheet["A1"].value == '=HYPERLINK("http://x","y")' and sheet["A1"].data_type == "s"
-    session_cell = book["Votes"]["C2"]
-    assert session_cell.value == '=HYPERLINK("http://x","y")' and session_cell.data_type == "s"
+    groups = book["Groups"]
+    assert all(c.data_type == "s" for row in groups.iter_rows() for c in row if c.value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,12 +583,8 @@ def test_agreed_form_refuses_bad_ratings_and_changes_nothing(
     )
     assert response.status_code == 400
     assert "There is a problem" in response.get_data(True)
-    summary = csv.DictReader(
-        io.StringIO(
-            ok(facilitator.get(f"/facilitator/assessments/{assessment_id}/summary.csv")).get_data(
-                True
-            )
-        )
+    _, summary = labelled_csv(
+        ok(facilitator.get(f"/facilitator/assessments/{assessment_id}/summary.csv")).get_data(True)
     )
     stored = {r["strand_key"]: (r["agreed_rating"], r["next_steps"]) for r in summary}
     assert stored["family-experience"] == ("Developing", "Keep going.")

@@ -71,8 +71,8 @@ def grouped_bars(
         x0 = left + 10 + index * group_width
         if counts is None:
             parts.append(
-                f'<text x="{x0}" y="{baseline - 24}" fill="{TEXT}">fewer than</text>'
-                f'<text x="{x0}" y="{baseline - 10}" fill="{TEXT}">the minimum</text>'
+                # Why it is hidden (a small group, or to protect one) is in the description.
+                f'<text x="{x0}" y="{baseline - 10}" fill="{TEXT}">not shown</text>'
             )
         else:
             for level, n in enumerate(counts):

@@ -1,4 +1,12 @@
-"""Downloads: votes as long-format CSV, and the whole assessment as JSON."""
+"""Downloads, of two kinds that are never mixed in one file (docs/privacy.md):
+
+- for the board, safe to circulate: the summary CSV and the analysis JSON (and the workbook,
+  voting/reporting/workbook.py), built only from `results.gather`, after disclosure control;
+- raw data, programme team only: every vote with its participant's profile (CSV), and the
+  assessment with every session's own counts (JSON).
+
+Each file says which it is in the file itself: the first row of a CSV, a field of a JSON.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +24,22 @@ from voting import analysis
 from voting.assessments import framework_of
 from voting.labels import rating_label
 from voting.models import Assessment, Participant, StrandState, Vote, VotingSession, utcnow
+from voting.reporting import disclosure
 from voting.tallies import in_current_round, joined_count, level_counts
 
 if TYPE_CHECKING:
-    from voting.reporting.results import Results
+    from voting.reporting.results import GroupResult, Results, StrandResult
 
-JSON_FORMAT = "maturity-voting/assessment@1"
+JSON_FORMAT = "maturity-voting/assessment@2"
+RAW_JSON_FORMAT = "maturity-voting/assessment-raw@1"
+FOR_THE_BOARD = (
+    "For the board: safe to circulate. Figures of groups of fewer than {min_size} people, and "
+    "any figure from which one could be worked out, are hidden."
+)
+RAW_DATA = (
+    "Raw data, programme team only: every vote with what each participant said about "
+    "themselves, small groups included. Do not circulate."
+)
 CSV_COLUMNS = (
     "assessment",
     "period",
@@ -47,7 +65,8 @@ def file_stem(assessment: Assessment) -> str:
 
 
 def _spreadsheet_safe(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
+    """Text that a spreadsheet would run as a formula is prefixed with an apostrophe. Numbers
+    are left alone: -0.5 is a number, and must stay one for whoever reads the file."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
@@ -90,7 +109,9 @@ def vote_rows(
 
 
 def votes_csv(db: Session, assessment: Assessment, session_id: int | None = None) -> str:
+    """Raw data, programme team only: the first row says so, the second names the columns."""
     out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([RAW_DATA])
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in vote_rows(db, assessment, session_id):
@@ -178,30 +199,52 @@ def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
     return grouped
 
 
-def assessment_json_text(db: Session, assessment: Assessment, min_group_size: int = 5) -> str:
-    from voting.reporting.results import gather  # results builds on this module's helpers
-
-    document = assessment_document(db, assessment)
-    results = gather(db, assessment.id, min_group_size=min_group_size)
-    if results is not None:
-        document["analysis"] = analysis_document(results)
+def raw_json_text(db: Session, assessment: Assessment) -> str:
+    """Raw data, programme team only: the assessment with every session's own counts."""
+    document = {"circulation": RAW_DATA, **assessment_document(db, assessment)}
+    document["format"] = RAW_JSON_FORMAT
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
+def board_document(db: Session, assessment: Assessment, results: Results) -> dict[str, Any]:
+    """For the board: the assessment, its sessions without their counts (a session's counts
+    and how many joined it are in the raw download only), and the analysis."""
+    document = assessment_document(db, assessment)
+    for session in document["sessions"]:
+        del session["participants"]
+        for strand in session["strands"]:
+            del strand["counts"], strand["votes"]
+    del document["tallies"]  # raw totals: the analysis has them, where they may be shown
+    document["format"] = JSON_FORMAT
+    document["analysis"] = analysis_document(results)
+    return {"circulation": FOR_THE_BOARD.format(min_size=results.min_group_size), **document}
 
 
-def _figure(value: float | None, digits: int = 3) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+def assessment_json_text(db: Session, assessment: Assessment, min_group_size: int = 5) -> str:
+    from voting.reporting.results import gather  # results builds on this module's helpers
+
+    results = gather(db, assessment.id, min_group_size=min_group_size)
+    assert results is not None  # the assessment was just read in this database session
+    return json.dumps(board_document(db, assessment, results), indent=2, ensure_ascii=False)
+
+
+def _pct(value: float | None) -> float | str:
+    return "" if value is None else round(value, 1)
+
+
+def _figure(value: float | None, digits: int = 3) -> float | str:
+    # A number, rounded: written as a number in the CSV (never guarded as if it were text).
+    return "" if value is None else round(value, digits)
 
 
 def summary_rows(results: Results) -> list[dict[str, Any]]:
-    """One row per strand with every figure of the analysis (see docs/analysis.md)."""
+    """One row per strand with every figure of the analysis (see docs/analysis.md); a hidden
+    strand has its key, names, ratings, the reason in `not_shown`, and no figure."""
     names = results.level_names
     rows = []
     for strand in results.strands:
         fig, cmp = strand.figures, strand.comparison
+        shown = strand.hidden is None
         row: dict[str, Any] = {
             "strand_key": strand.key,
             "strand": strand.name,
@@ -209,10 +252,10 @@ def summary_rows(results: Results) -> list[dict[str, Any]]:
             "desk_evidence": strand.desk_evidence,
             "desk_sources": strand.desk_sources,
             "agreed_rating": strand.agreed_label,
-            "votes": fig.n,
+            "votes": fig.n if shown else "",
         }
         for name, n, pct in zip(names, fig.counts, fig.percentages, strict=True):
-            row[f"n_{name.lower()}"] = n
+            row[f"n_{name.lower()}"] = n if shown else ""
             row[f"pct_{name.lower()}"] = _pct(pct if fig.n else None)
         row.update(
             {
@@ -222,13 +265,14 @@ def summary_rows(results: Results) -> list[dict[str, Any]]:
                 "sd": _figure(fig.sd),
                 "consensus": _figure(fig.consensus),
                 "iqr": _figure(fig.iqr),
-                "split": "yes" if fig.split else "no",
+                "split": ("yes" if fig.split else "no") if shown else "",
                 "split_reason": fig.split_reason or "",
                 "pct_below_desk": _pct(cmp.pct_below if cmp and fig.n else None),
                 "pct_at_desk": _pct(cmp.pct_at if cmp and fig.n else None),
                 "pct_above_desk": _pct(cmp.pct_above if cmp and fig.n else None),
                 "gap_median_minus_desk": _figure(cmp.gap if cmp else None, 1),
                 "forums": strand.forums_covering,
+                "not_shown": disclosure.hidden_words(strand.hidden, results.min_group_size),
                 "summary": strand.sentence,
                 "next_steps": strand.next_steps,
             }
@@ -238,8 +282,12 @@ def summary_rows(results: Results) -> list[dict[str, Any]]:
 
 
 def summary_csv(results: Results) -> str:
+    """For the board: the first row says so, the second names the columns."""
     rows = summary_rows(results)
     out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(
+        [FOR_THE_BOARD.format(min_size=results.min_group_size)]
+    )
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
         writer.writeheader()
@@ -248,93 +296,106 @@ def summary_csv(results: Results) -> str:
     return out.getvalue()
 
 
+def _group_document(g: GroupResult, min_size: int) -> dict[str, Any]:
+    return {
+        "label": g.label,
+        "suppressed": g.suppressed,
+        "not_shown": disclosure.hidden_words(g.hidden, min_size) or None,
+        "n": g.n,
+        "counts": None if g.counts is None else list(g.counts),
+    }
+
+
+def _strand_document(strand: StrandResult, names: tuple[str, ...], min_size: int) -> dict[str, Any]:
+    fig = strand.figures
+    shown = strand.hidden is None
+    return {
+        "suppressed": not shown,
+        "not_shown": disclosure.hidden_words(strand.hidden, min_size) or None,
+        "counts": list(fig.counts) if shown else None,
+        "votes": fig.n if shown else None,
+        "percentages": [round(p, 2) for p in fig.percentages] if shown else None,
+        "median": fig.median,
+        "median_label": analysis.level_label(fig.median, names) if shown else None,
+        "modes": list(fig.modes),
+        "mean": fig.mean,
+        "sd": fig.sd,
+        "consensus": fig.consensus,
+        "q1": fig.q1,
+        "q3": fig.q3,
+        "iqr": fig.iqr,
+        "split": fig.split,
+        "split_reason": fig.split_reason,
+        "desk": strand.desk_label or None,
+        "desk_evidence": strand.desk_evidence,
+        "desk_sources": strand.desk_sources,
+        "agreed": strand.agreed_label or None,
+        "next_steps": strand.next_steps,
+        "desk_comparison": None
+        if strand.comparison is None
+        else {
+            "below": strand.comparison.below,
+            "at": strand.comparison.at,
+            "above": strand.comparison.above,
+            "pct_below": strand.comparison.pct_below,
+            "pct_at": strand.comparison.pct_at,
+            "pct_above": strand.comparison.pct_above,
+            "gap": strand.comparison.gap,
+            "direction": strand.comparison.direction,
+        },
+        "summary": strand.sentence,
+        "forums": [
+            {
+                "session_id": f.session_id,
+                "name": f.name,
+                "forum_type": f.forum_type,
+                "suppressed": f.suppressed,
+                "not_shown": disclosure.hidden_words(f.hidden, min_size) or None,
+                "counts": None if f.suppressed else list(f.counts),
+            }
+            for f in strand.forums
+        ],
+        "rounds": [
+            {
+                "label": label,
+                "sentence": change.sentence,
+                "before": list(change.before.counts),
+                "after": list(change.after.counts),
+            }
+            for label, change in strand.rounds
+        ],
+        "segments": [
+            {
+                "attribute": seg.attribute,
+                "groups": [_group_document(g, min_size) for g in seg.groups],
+                "not_given": seg.not_given,
+                "not_given_not_shown": disclosure.hidden_words(seg.not_given_hidden, min_size)
+                or None,
+                "test": {
+                    "p_value": seg.test.p_value,
+                    "statistic": seg.test.statistic,
+                    "epsilon_squared": seg.test.epsilon_squared,
+                    "sentence": seg.test.sentence,
+                },
+            }
+            for seg in strand.segments
+        ],
+        "previous": None
+        if strand.previous is None
+        else {
+            "assessment": strand.previous.label,
+            "counts": list(strand.previous.counts),
+            "median_change": strand.previous.median_change,
+            "sentence": strand.previous.sentence,
+        },
+    }
+
+
 def analysis_document(results: Results) -> dict[str, Any]:
-    """The analysis part of the JSON export: per strand, the figures, the desk comparison, the
-    forums, rounds and groups (small groups suppressed exactly as on screen)."""
-    names = results.level_names
-    strands = {}
-    for strand in results.strands:
-        fig = strand.figures
-        strands[strand.key] = {
-            "counts": list(fig.counts),
-            "votes": fig.n,
-            "percentages": [round(p, 2) for p in fig.percentages],
-            "median": fig.median,
-            "median_label": analysis.level_label(fig.median, names),
-            "modes": list(fig.modes),
-            "mean": fig.mean,
-            "sd": fig.sd,
-            "consensus": fig.consensus,
-            "q1": fig.q1,
-            "q3": fig.q3,
-            "iqr": fig.iqr,
-            "split": fig.split,
-            "split_reason": fig.split_reason,
-            "desk": strand.desk_label or None,
-            "desk_evidence": strand.desk_evidence,
-            "desk_sources": strand.desk_sources,
-            "agreed": strand.agreed_label or None,
-            "next_steps": strand.next_steps,
-            "desk_comparison": None
-            if strand.comparison is None
-            else {
-                "below": strand.comparison.below,
-                "at": strand.comparison.at,
-                "above": strand.comparison.above,
-                "pct_below": strand.comparison.pct_below,
-                "pct_at": strand.comparison.pct_at,
-                "pct_above": strand.comparison.pct_above,
-                "gap": strand.comparison.gap,
-                "direction": strand.comparison.direction,
-            },
-            "summary": strand.sentence,
-            "forums": [
-                {
-                    "session_id": f.session_id,
-                    "name": f.name,
-                    "forum_type": f.forum_type,
-                    "suppressed": f.suppressed,
-                    "counts": None if f.suppressed else list(f.counts),
-                }
-                for f in strand.forums
-            ],
-            "rounds": [
-                {
-                    "label": label,
-                    "sentence": change.sentence,
-                    "before": list(change.before.counts),
-                    "after": list(change.after.counts),
-                }
-                for label, change in strand.rounds
-            ],
-            "segments": [
-                {
-                    "attribute": seg.attribute,
-                    "groups": [
-                        {
-                            "label": g.label,
-                            "suppressed": g.suppressed,
-                            "n": None if g.suppressed else g.n,
-                            "counts": None if g.counts is None else list(g.counts),
-                        }
-                        for g in seg.groups
-                    ],
-                    "test": {
-                        "p_value": seg.test.p_value,
-                        "statistic": seg.test.statistic,
-                        "epsilon_squared": seg.test.epsilon_squared,
-                        "sentence": seg.test.sentence,
-                    },
-                }
-                for seg in strand.segments
-            ],
-            "previous": None
-            if strand.previous is None
-            else {
-                "assessment": strand.previous.label,
-                "counts": list(strand.previous.counts),
-                "median_change": strand.previous.median_change,
-                "sentence": strand.previous.sentence,
-            },
-        }
+    """The analysis part of the board JSON: per strand, the figures, the desk comparison, the
+    forums, rounds and groups, after disclosure control exactly as on screen."""
+    strands = {
+        strand.key: _strand_document(strand, results.level_names, results.min_group_size)
+        for strand in results.strands
+    }
     return {"min_group_size": results.min_group_size, "strands": strands}

@@ -24,7 +24,7 @@ from voting.assessments import AgreedEntry, framework_of, save_agreed_ratings
 from voting.database import get_database
 from voting.labels import FORUM_LABELS
 from voting.models import Assessment, VotingSession
-from voting.reporting import charts, exports
+from voting.reporting import charts, disclosure, exports
 from voting.reporting.results import Results, StrandResult, comparable_assessments, gather
 from voting.validation import Refusal, parse_rating
 
@@ -63,18 +63,20 @@ def strand_chart(results: Results, strand: StrandResult) -> str:
     series: list[tuple[str, Any]] = [
         (f.name, None if f.suppressed else f.counts) for f in strand.forums
     ]
+    reasons = [f.hidden for f in strand.forums]
     if len(strand.forums) != 1:
-        series.append(("All forums", strand.counts))
+        series.append(("All forums", None if strand.hidden else strand.counts))
+        reasons.append(strand.hidden)
     summary = "; ".join(
         f"{label}: "
         + (
-            "fewer than the minimum group size"
+            "not shown, " + disclosure.hidden_words(reason, results.min_group_size)
             if counts is None
             else ", ".join(
                 f"{name} {n}" for name, n in zip(results.level_names, counts, strict=True)
             )
         )
-        for label, counts in series
+        for (label, counts), reason in zip(series, reasons, strict=True)
     )
     return charts.grouped_bars(
         chart_id=f"chart-{strand.key}",
@@ -94,6 +96,7 @@ def _context(results: Results, **extra: Any) -> dict[str, Any]:
         "level_label": analysis.level_label,
         "chart": lambda strand: strand_chart(results, strand),
         "forum_labels": FORUM_LABELS,
+        "hidden_words": lambda reason: disclosure.hidden_words(reason, results.min_group_size),
         "pct": lambda value: f"{value:.0f}%",
         "num": lambda value, digits=2: "none" if value is None else f"{value:.{digits}f}",
         **extra,
@@ -153,16 +156,27 @@ def workbook(assessment_id: int) -> Response:
     from voting.reporting.workbook import assessment_workbook
 
     results = _results_or_404(assessment_id)
-    with get_database().read() as db:
-        assessment = db.get(Assessment, assessment_id)
-        rows = list(exports.vote_rows(db, assessment)) if assessment else []
     response = Response(
-        assessment_workbook(results, rows),
+        assessment_workbook(results),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{exports.file_stem(results.assessment)}.xlsx"'
     )
+    return response
+
+
+@bp.route("/assessments/<int:assessment_id>/raw.json")
+def raw_json(assessment_id: int) -> Response:
+    """Raw data, programme team only: every session's own counts, small ones included."""
+    with get_database().read() as db:
+        found = db.get(Assessment, assessment_id)
+        if found is None or not owns(found):
+            abort(404, description="There is no such assessment.")
+        body = exports.raw_json_text(db, found)
+        stem = exports.file_stem(found)
+    response = Response(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{stem}-raw.json"'
     return response
 
 

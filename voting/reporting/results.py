@@ -8,15 +8,16 @@ in `rounds` so the facilitator can see how discussion moved the room.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from voting import analysis
-from voting.analysis import Desk, DeskComparison, Figures, Group, GroupTest, RoundChange
+from voting.analysis import Desk, DeskComparison, Figures, GroupTest, RoundChange
 from voting.assessments import framework_of
+from voting.disclosure import SMALL
 from voting.frameworks import Framework
 from voting.labels import FORUM_LABELS, ROLE_CHOICES, rating_label
 from voting.models import (
@@ -29,6 +30,7 @@ from voting.models import (
     Vote,
     VotingSession,
 )
+from voting.reporting.disclosure import WITHIN, ForumFacts, Key, decide, hidden_words, strand_cells
 from voting.tallies import in_current_round
 
 # (attribute, heading, how the groups are named in a sentence)
@@ -59,21 +61,41 @@ class ForumResult:
     name: str
     forum_type: str
     locality: str
-    counts: tuple[int, ...]
+    counts: tuple[int, ...]  # all zeros when hidden: a hidden forum carries no figure at all
     figures: Figures
     comparison: DeskComparison | None
-    # A forum with fewer voters than the minimum group size is shown as "fewer than N", so that
-    # a small district group's votes cannot be traced to the people in it.
-    suppressed: bool = False
+    # Why the forum is hidden (disclosure.SMALL or PROTECTS), None when shown: see
+    # voting/reporting/disclosure.py.
+    hidden: str | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.hidden is not None
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """One group of a breakdown (by role, sector...): its figures, or why they are hidden."""
+
+    label: str
+    n: int | None  # None when hidden
+    counts: tuple[int, ...] | None
+    median: float | None
+    hidden: str | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.hidden is not None
 
 
 @dataclass
 class SegmentResult:
     attribute: str
     heading: str
-    groups: list[Group]
+    groups: list[GroupResult]
     test: GroupTest
-    not_given: int
+    not_given: int | None  # people who did not say; None when that count is hidden
+    not_given_hidden: str | None = None
 
 
 @dataclass
@@ -106,6 +128,8 @@ class StrandResult:
     # The desk team's key evidence and its sources: the rating's "why", in every output.
     desk_evidence: str = ""
     desk_sources: str = ""
+    # Why the strand's own figures are hidden (disclosure.SMALL or PROTECTS), None if shown.
+    hidden: str | None = None
 
     @property
     def forums_covering(self) -> int:
@@ -285,42 +309,239 @@ def _segment_value(row: VoteRow, attribute: str) -> str | None:
     return getattr(row, attribute)
 
 
-def _segments(rows: list[VoteRow], levels: int, min_size: int) -> list[SegmentResult]:
+@dataclass
+class _Context:
+    """What every strand of one gather shares."""
+
+    framework: Framework
+    names: tuple[str, ...]
+    sessions: list[VotingSession]  # every session of the assessment: disclosure sees them all
+    facts: list[ForumFacts]
+    desk: dict[str, DeskRating]
+    agreed: dict[str, AgreedRating]
+    rows: list[VoteRow]
+    archived: dict[tuple[int, str], dict[int, list[int]]]
+    rounds: dict[tuple[int, str], dict[int, list[int]]]
+    comments: dict[str, list[str]]
+    min_size: int
+
+    @property
+    def levels(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class _StrandData:
+    """One strand's raw figures, before disclosure control: never shown as they are."""
+
+    forums: dict[int, tuple[int, ...]]
+    total: tuple[int, ...]
+    # (attribute, value) -> scores, across forums; value None = the participant did not say
+    groups: dict[tuple[str, str | None], list[int]]
+    # (session id, attribute, value) -> scores within one forum
+    session_groups: dict[tuple[int, str, str | None], list[int]]
+
+
+def _strand_data(ctx: _Context, key: str) -> _StrandData:
+    strand_rows = [r for r in ctx.rows if r.strand_key == key]
+    forums = {}
+    for session in ctx.sessions:
+        if key not in session.strand_keys:
+            continue
+        forums[session.id] = analysis.combine(
+            [
+                _counts([r.level for r in strand_rows if r.session_id == session.id], ctx.levels),
+                _kept_counts(ctx.archived, session.id, key, ctx.levels),
+            ],
+            ctx.levels,
+        )
+    groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    session_groups: dict[tuple[int, str, str | None], list[int]] = defaultdict(list)
+    for row in strand_rows:
+        if row.session_id not in forums:
+            continue  # a vote outside the strands its session covers counts nowhere
+        for attribute, _heading, _what in SEGMENTS:
+            value = _segment_value(row, attribute) or None
+            groups[(attribute, value)].append(row.level)
+            if attribute in WITHIN:
+                session_groups[(row.session_id, attribute, value)].append(row.level)
+    return _StrandData(
+        forums=forums,
+        total=analysis.combine(forums.values(), ctx.levels),
+        groups=dict(groups),
+        session_groups=dict(session_groups),
+    )
+
+
+def _hidden_cells(ctx: _Context, data: _StrandData) -> dict[Key, str]:
+    cells = strand_cells(
+        total=sum(data.total),
+        forums={sid: sum(c) for sid, c in data.forums.items()},
+        facts=ctx.facts,
+        groups={k: len(v) for k, v in data.groups.items()},
+        session_groups={k: len(v) for k, v in data.session_groups.items()},
+    )
+    return decide(cells, ctx.min_size)
+
+
+def _group_results(
+    scores_by_label: dict[str, list[int]],
+    reasons: dict[str, str | None],
+    ctx: _Context,
+    what: str,
+) -> tuple[list[GroupResult], GroupTest]:
+    """A breakdown's groups as shown, and the test between the groups shown (and only them)."""
+    shown = {label: s for label, s in scores_by_label.items() if reasons[label] is None}
+    groups_shown, test = analysis.segment(shown, ctx.levels, 0, what, ctx.names)
+    by_label = {g.label: g for g in groups_shown}
+    results = []
+    for label in scores_by_label:
+        reason = reasons[label]
+        if reason is not None:
+            results.append(GroupResult(label, None, None, None, reason))
+        else:
+            g = by_label[label]
+            results.append(GroupResult(label, g.n, g.counts, g.median))
+    if test.p_value is None and len(shown) < 2 and len(scores_by_label) >= 2:
+        # Never a sentence about groups that cannot be shown, and never a p-value for one.
+        sentence = "Fewer than two groups can be shown, so they are not compared."
+        test = GroupTest((), None, None, None, sentence)
+    return results, test
+
+
+def _segment_results(
+    ctx: _Context, data: _StrandData, hidden: dict[Key, str], session_id: int | None
+) -> list[SegmentResult]:
     results = []
     for attribute, heading, what in SEGMENTS:
-        grouped: dict[str, list[int]] = defaultdict(list)
-        not_given = 0
-        for row in rows:
-            value = _segment_value(row, attribute)
-            if value:
-                grouped[value].append(row.level)
-            else:
-                not_given += 1
-        groups, test = analysis.segment(dict(sorted(grouped.items())), levels, min_size, what)
-        results.append(SegmentResult(attribute, heading, _protect(groups), test, not_given))
+        if session_id is None:
+            found = {v: s for (a, v), s in data.groups.items() if a == attribute}
+            cell: Any = lambda v, a=attribute: ("group", a, v)  # noqa: E731
+        elif attribute in WITHIN:
+            found = {
+                v: s
+                for (sid, a, v), s in data.session_groups.items()
+                if sid == session_id and a == attribute
+            }
+            cell = lambda v, a=attribute: ("sgroup", session_id, a, v)  # noqa: E731
+        else:
+            continue  # one forum is one kind of forum and one session: nothing to compare
+        named = {v: s for v, s in sorted(found.items(), key=lambda kv: kv[0] or "") if v}
+        reasons = {v: hidden.get(cell(v)) for v in named}
+        groups, test = _group_results(dict(named), reasons, ctx, what)
+        not_given = len(found.get(None, []))
+        ng_reason = hidden.get(cell(None)) if not_given else None
+        results.append(
+            SegmentResult(
+                attribute,
+                heading,
+                groups,
+                test,
+                None if ng_reason else not_given,
+                ng_reason,
+            )
+        )
     return results
 
 
-def _protect(groups: list[Group]) -> list[Group]:
-    """Secondary suppression: with exactly one group hidden, the strand's total minus the groups
-    shown would give it away, so the smallest shown group is hidden too."""
-    hidden = [g for g in groups if g.suppressed and g.n > 0]
-    shown = [g for g in groups if not g.suppressed and g.n > 0]
-    if len(hidden) != 1 or not shown:
-        return groups
-    smallest = min(shown, key=lambda g: g.n)
-    return [
-        replace(g, suppressed=True, counts=None, median=None) if g is smallest else g
-        for g in groups
+def _hidden_sentence(name: str, reason: str, min_size: int) -> str:
+    if reason == SMALL:
+        return f"Votes on {name} are not shown: fewer than {min_size} people voted."
+    return (
+        f"Votes on {name} are not shown: {hidden_words(reason, min_size)} from the other figures."
+    )
+
+
+def _forum_result(
+    ctx: _Context,
+    session: VotingSession,
+    counts: tuple[int, ...],
+    desk: Desk | None,
+    reason: str | None,
+) -> ForumResult:
+    if reason is not None:
+        counts = (0,) * ctx.levels
+    return ForumResult(
+        session_id=session.id,
+        name=session.name,
+        forum_type=session.forum_type,
+        locality=session.locality,
+        counts=counts,
+        figures=analysis.figures(counts, ctx.names),
+        comparison=None if reason else analysis.compare_with_desk(counts, desk),
+        hidden=reason,
+    )
+
+
+def _round_results(
+    ctx: _Context, key: str, forums: list[ForumResult]
+) -> list[tuple[str, RoundChange]]:
+    found = []
+    for forum in forums:
+        # A hidden forum's rounds (or a round with fewer voters than a group may have) would
+        # show the very counts the forum row hides. Earlier rounds are in no other table.
+        if forum.suppressed:
+            continue
+        by_round = ctx.rounds.get((forum.session_id, key), {})
+        for number in sorted(by_round)[1:]:
+            # A round nobody voted in has no rows, so it is absent rather than all zeros.
+            before, after = by_round.get(number - 1, [0] * ctx.levels), by_round[number]
+            if min(sum(before), sum(after)) < ctx.min_size:
+                continue
+            change = analysis.round_change(before, after, ctx.names)
+            found.append((f"{forum.name}: round {number - 1} to {number}", change))
+    return found
+
+
+def _strand_result(
+    ctx: _Context, strand: Any, session_id: int | None, previous: Any
+) -> StrandResult:
+    data = _strand_data(ctx, strand.key)
+    hidden = _hidden_cells(ctx, data)
+    strand_desk = _desk_of(ctx.desk.get(strand.key))
+    by_id = {s.id: s for s in ctx.sessions}
+    if session_id is None:
+        counts, reason = data.total, hidden.get(("total",))
+        forum_ids = list(data.forums)
+    else:
+        forum_ids = [session_id] if session_id in data.forums else []
+        counts = data.forums.get(session_id, (0,) * ctx.levels)
+        reason = hidden.get(("forum", session_id))
+    if reason is not None:
+        counts = (0,) * ctx.levels
+    figures = analysis.figures(counts, ctx.names)
+    comparison = None if reason else analysis.compare_with_desk(counts, strand_desk)
+    sentence = (
+        _hidden_sentence(strand.name, reason, ctx.min_size)
+        if reason
+        else analysis.describe(strand.name, figures, comparison, strand_desk, ctx.names)
+    )
+    result = StrandResult(
+        key=strand.key,
+        label=strand.label,
+        name=strand.name,
+        counts=counts,
+        figures=figures,
+        desk=strand_desk,
+        desk_label=rating_label(ctx.framework, ctx.desk.get(strand.key)),
+        comparison=comparison,
+        sentence=sentence,
+        agreed_label=rating_label(ctx.framework, ctx.agreed.get(strand.key)),
+        next_steps=ctx.agreed[strand.key].next_steps if strand.key in ctx.agreed else "",
+        comments=ctx.comments.get(strand.key, []),
+        desk_evidence=(ctx.desk[strand.key].evidence or "") if strand.key in ctx.desk else "",
+        desk_sources=(ctx.desk[strand.key].sources or "") if strand.key in ctx.desk else "",
+        hidden=reason,
+    )
+    result.forums = [
+        _forum_result(ctx, by_id[sid], data.forums[sid], strand_desk, hidden.get(("forum", sid)))
+        for sid in forum_ids
     ]
-
-
-def _protect_forums(forums: list[ForumResult]) -> None:
-    """The same rule for forums: one small forum alone could be recovered from the total."""
-    hidden = [f for f in forums if f.suppressed and f.figures.n > 0]
-    shown = [f for f in forums if not f.suppressed and f.figures.n > 0]
-    if len(hidden) == 1 and shown:
-        min(shown, key=lambda f: f.figures.n).suppressed = True
+    result.rounds = _round_results(ctx, strand.key, result.forums)
+    result.segments = _segment_results(ctx, data, hidden, session_id)
+    if previous is not None:
+        result.previous = _compare_strand(previous, strand.key, figures, ctx.names)
+    return result
 
 
 def gather(
@@ -330,120 +551,69 @@ def gather(
     compare_id: int | None = None,
     min_group_size: int = analysis.DEFAULT_MIN_GROUP_SIZE,
 ) -> Results | None:
+    """The results of an assessment, or of one of its sessions, after disclosure control.
+
+    Disclosure control always sees the whole assessment, so a session's page hides whatever
+    the assessment's pages would let a reader work out from it, and the other way round."""
     assessment = db.get(Assessment, assessment_id)
     if assessment is None:
         return None
     framework = framework_of(assessment)
     levels = len(framework.levels)
     names = tuple(lv.name for lv in framework.levels)
-    sessions = [s for s in assessment.sessions if session_id is None or s.id == session_id]
-    desk = {d.strand_key: d for d in assessment.desk_ratings}
-    agreed = {a.strand_key: a for a in assessment.agreed_ratings}
-    rows = vote_rows(db, assessment_id, session_id)
-    archived = _archived(db, assessment_id, levels, session_id, current_only=True)
-    rounds = _round_counts(db, assessment_id, levels, session_id)
-    comments = _comments(db, assessment_id, session_id)
-    previous = _previous(db, assessment, compare_id, framework) if compare_id else None
-
-    strands = []
-    for strand in framework.strands:
-        strand_rows = [r for r in rows if r.strand_key == strand.key]
-        counts = analysis.combine(
-            [
-                _counts([r.level for r in strand_rows], levels),
-                *(_kept_counts(archived, s.id, strand.key, levels) for s in sessions),
-            ],
-            levels,
-        )
-        figures = analysis.figures(counts, names)
-        strand_desk = _desk_of(desk.get(strand.key))
-        comparison = analysis.compare_with_desk(counts, strand_desk)
-        result = StrandResult(
-            key=strand.key,
-            label=strand.label,
-            name=strand.name,
-            counts=counts,
-            figures=figures,
-            desk=strand_desk,
-            desk_label=rating_label(framework, desk.get(strand.key)),
-            comparison=comparison,
-            sentence=analysis.describe(strand.name, figures, comparison, strand_desk, names),
-            agreed_label=rating_label(framework, agreed.get(strand.key)),
-            next_steps=agreed[strand.key].next_steps if strand.key in agreed else "",
-            comments=comments.get(strand.key, []),
-            desk_evidence=(desk[strand.key].evidence or "") if strand.key in desk else "",
-            desk_sources=(desk[strand.key].sources or "") if strand.key in desk else "",
-        )
-        for session in sessions:
-            if strand.key not in session.strand_keys:
-                continue
-            forum_counts = analysis.combine(
-                [
-                    _counts([r.level for r in strand_rows if r.session_id == session.id], levels),
-                    _kept_counts(archived, session.id, strand.key, levels),
-                ],
-                levels,
+    everything = list(assessment.sessions)
+    ctx = _Context(
+        framework=framework,
+        names=names,
+        sessions=everything,
+        facts=[
+            ForumFacts(
+                s.id,
+                s.name,
+                FORUM_LABELS.get(s.forum_type, s.forum_type),
+                s.purged_at is not None,
             )
-            result.forums.append(
-                ForumResult(
-                    session_id=session.id,
-                    name=session.name,
-                    forum_type=session.forum_type,
-                    locality=session.locality,
-                    counts=forum_counts,
-                    figures=analysis.figures(forum_counts, names),
-                    comparison=analysis.compare_with_desk(forum_counts, strand_desk),
-                    suppressed=sum(forum_counts) < min_group_size,
-                )
-            )
-        _protect_forums(result.forums)
-        for forum in result.forums:
-            # After suppression is settled: a hidden forum's rounds (or a round with fewer
-            # voters than a group may have) would show the very counts the forum row hides.
-            if forum.suppressed:
-                continue
-            by_round = rounds.get((forum.session_id, strand.key), {})
-            for number in sorted(by_round)[1:]:
-                # A round nobody voted in has no rows, so it is absent rather than all zeros.
-                before, after = by_round.get(number - 1, [0] * levels), by_round[number]
-                if min(sum(before), sum(after)) < min_group_size:
-                    continue
-                change = analysis.round_change(before, after, names)
-                result.rounds.append((f"{forum.name}: round {number - 1} to {number}", change))
-        result.segments = _segments(strand_rows, levels, min_group_size)
-        if previous is not None:
-            result.previous = _compare_strand(previous, strand.key, figures, names)
-        strands.append(result)
+            for s in everything
+        ],
+        desk={d.strand_key: d for d in assessment.desk_ratings},
+        agreed={a.strand_key: a for a in assessment.agreed_ratings},
+        rows=vote_rows(db, assessment_id),
+        archived=_archived(db, assessment_id, levels, None, current_only=True),
+        rounds=_round_counts(db, assessment_id, levels, session_id),
+        comments=_comments(db, assessment_id, session_id),
+        min_size=min_group_size,
+    )
+    previous = (
+        _previous(db, assessment, compare_id, framework, min_group_size) if compare_id else None
+    )
+    strands = [_strand_result(ctx, s, session_id, previous) for s in framework.strands]
     return Results(
         assessment=assessment,
         framework=framework,
         level_names=names,
         strands=strands,
-        sessions=sessions,
+        sessions=[s for s in everything if session_id is None or s.id == session_id],
         min_group_size=min_group_size,
         compared_with=previous[0] if previous else None,
     )
 
 
 def _previous(
-    db: Session, assessment: Assessment, compare_id: int, framework: Framework
+    db: Session, assessment: Assessment, compare_id: int, framework: Framework, min_size: int
 ) -> tuple[Assessment, dict[str, tuple[int, ...]]] | None:
-    """Another assessment's current counts per strand, when it uses the same levels."""
+    """Another assessment's totals per strand as its own results show them (a total hidden
+    there stays hidden here), when it uses the same levels."""
     other = db.get(Assessment, compare_id)
     if other is None or other.id == assessment.id or other.owner_id != assessment.owner_id:
         return None
     other_framework = framework_of(other)
     if [lv.key for lv in other_framework.levels] != [lv.key for lv in framework.levels]:
         return None
-    levels = len(framework.levels)
-    grouped: dict[str, list[int]] = defaultdict(list)
-    for row in vote_rows(db, other.id):
-        grouped[row.strand_key].append(row.level)
-    counts = {key: _counts(values, levels) for key, values in grouped.items()}
-    # Last year's raw votes may be gone under retention; its kept totals still compare.
-    for (_sid, key), by_round in _archived(db, other.id, levels, None, True).items():
-        kept = next(iter(by_round.values()))
-        counts[key] = analysis.combine([counts.get(key, (0,) * levels), kept], levels)
+    theirs = gather(db, other.id, min_group_size=min_size)
+    if theirs is None:
+        return None
+    # Last year's raw votes may be gone under retention; gather counts its kept totals.
+    counts = {s.key: s.counts for s in theirs.strands if s.hidden is None and s.figures.n}
     return other, counts
 
 

@@ -1,9 +1,10 @@
 """The assessment as an Excel workbook for the board paper: a summary per strand, a sheet per
-session, the groups, every vote and native charts.
+session, the groups and native charts. For the board, safe to circulate: it holds no vote and no
+figure the results page hides (the raw votes are a separate download, docs/privacy.md).
 
 The figures come from `results.gather` and `exports.summary_rows`, the same as the pages, the
-summary CSV and the JSON, so nothing here works out a figure of its own. Small forums and small
-groups are suppressed exactly as on screen: "fewer than N" and no counts.
+summary CSV and the JSON, so nothing here works out a figure of its own. Hidden forums, groups
+and strands are hidden exactly as on screen: the reason in words and no counts.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from xlsxwriter.worksheet import Worksheet
 
 from voting import analysis
 from voting.labels import FORUM_LABELS
-from voting.reporting import charts, exports
+from voting.reporting import charts, disclosure, exports
 from voting.reporting.results import Results, StrandResult
 
-SUMMARY, DESK, CHARTS, GROUPS, VOTES = "Summary", "Desk", "Charts", "Groups", "Votes"
+SUMMARY, DESK, CHARTS, GROUPS = "Summary", "Desk", "Charts", "Groups"
 MAX_SHEET_NAME = 31
+NOT_GIVEN = "Did not say"  # the Groups sheet's row for those who skipped the question
 # Excel refuses these in a sheet name; "History" is reserved for its change tracking.
 FORBIDDEN_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 RESERVED_SHEET_NAMES = {"history"}
@@ -67,6 +69,7 @@ _HEADINGS = {
     "pct_above_desk": "% above desk",
     "gap_median_minus_desk": "Median minus desk (levels)",
     "forums": "Forums",
+    "not_shown": "Not shown because",
     "summary": "Summary",
     "next_steps": "Next steps",
 }
@@ -80,6 +83,7 @@ _MIDDLE = (
     "pct_below_desk",
     "pct_at_desk",
     "pct_above_desk",
+    "not_shown",
     "summary",
     "desk_evidence",
     "desk_sources",
@@ -96,8 +100,8 @@ _WIDE = {
 }
 
 
-def assessment_workbook(results: Results, rows: list[dict[str, Any]]) -> bytes:
-    """The .xlsx file: `rows` are exports.vote_rows for the whole assessment."""
+def assessment_workbook(results: Results) -> bytes:
+    """The .xlsx file for the board."""
     out = io.BytesIO()
     # No automatic conversions: a participant's "=1+1" or a URL-looking session name stays the
     # text it was. Text is also written with write_string throughout; this is the backstop.
@@ -113,7 +117,7 @@ def assessment_workbook(results: Results, rows: list[dict[str, Any]]) -> bytes:
     title = f"{results.assessment.area} {results.assessment.period}: maturity self-assessment"
     book.set_properties({"title": title, "subject": results.framework.name})
     styles = _Styles(book)
-    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS, VOTES)}
+    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS)}
 
     summary = book.add_worksheet(SUMMARY)
     desk = book.add_worksheet(DESK)
@@ -124,7 +128,6 @@ def assessment_workbook(results: Results, rows: list[dict[str, Any]]) -> bytes:
         taken.add(name.casefold())
         session_sheets.append((session, book.add_worksheet(name)))
     groups = book.add_worksheet(GROUPS)
-    votes = book.add_worksheet(VOTES)
 
     _summary_sheet(summary, results, styles, title)
     _desk_sheet(desk, results, styles)
@@ -132,7 +135,6 @@ def assessment_workbook(results: Results, rows: list[dict[str, Any]]) -> bytes:
     for session, sheet in session_sheets:
         _session_sheet(sheet, results, session, styles)
     _groups_sheet(groups, results, styles)
-    _votes_sheet(votes, rows, styles)
     book.close()
     return out.getvalue()
 
@@ -219,10 +221,9 @@ def _header(sheet: Worksheet, row: int, headings: Sequence[str], styles: _Styles
         _text(sheet, row, col, heading, styles.header)
 
 
-def _hidden_label(n: int, results: Results) -> str:
-    """What a suppressed forum or group shows instead of its counts. One hidden only to protect
-    a smaller one (secondary suppression) is not "fewer than N", so it does not say so."""
-    return f"fewer than {results.min_group_size}" if n < results.min_group_size else "not shown"
+def _hidden_label(reason: str | None, results: Results) -> str:
+    """What a hidden forum, group or strand shows instead of its counts, and why."""
+    return "not shown: " + disclosure.hidden_words(reason, results.min_group_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,17 +247,18 @@ def _summary_sheet(sheet: Worksheet, results: Results, styles: _Styles, title: s
     columns = summary_columns(results)
     shares = {key for key, _ in columns if key.startswith("pct_")}
     _text(sheet, 0, 0, title, styles.title)
-    total = sum(s.figures.n for s in results.strands)
     forums = len(results.sessions)
+    # No grand total of votes: with one strand hidden, it would give that strand's away.
     _text(
         sheet,
         1,
         0,
-        f"{results.framework.name}. {total} current votes from {forums} "
-        f"forum{'s' if forums != 1 else ''}, compared with the desk assessment. Counts are of "
-        "each strand's latest round; percentages are of the votes (0 to 100).",
+        f"{results.framework.name}. Votes from {forums} forum{'s' if forums != 1 else ''}, "
+        "compared with the desk assessment. Counts are of each strand's latest round; "
+        "percentages are of the votes (0 to 100).",
         styles.note,
     )
+    _text(sheet, 2, 0, exports.FOR_THE_BOARD.format(min_size=results.min_group_size), styles.note)
     header_row = 3
     rounds_col = len(columns)
     _header(sheet, header_row, [heading for _, heading in columns], styles)
@@ -289,12 +291,12 @@ def _summary_sheet(sheet: Worksheet, results: Results, styles: _Styles, title: s
         sheet.autofilter(header_row, 0, header_row + len(rows), rounds_col)
 
     notes = [
-        f"Groups and forums with fewer than {results.min_group_size} people are shown as "
-        f'"fewer than {results.min_group_size}" without their counts; one marked "not shown" is '
-        "hidden because the total would otherwise give a smaller one away.",
-        f"The {VOTES} sheet holds every vote with what each participant said about themselves "
-        "(role, sector, locality): keep it within the programme team, and delete it before "
-        "circulating this workbook more widely.",
+        f"A strand, forum or group of fewer than {results.min_group_size} people is not shown "
+        f'("fewer than {results.min_group_size} people"), nor is one whose figures would let a '
+        "small group's votes be worked out from the other figures of this workbook, the "
+        "results pages or the other downloads for the board.",
+        "The votes themselves are not in this workbook: they are raw data, for the programme "
+        "team only, in a separate download.",
         "Consensus is Tastle and Wierman's ordinal measure (1 = everyone chose one level, 0 = "
         "split between the extremes); a strand is split when votes cluster at two non-adjacent "
         "levels or consensus is below 0.5.",
@@ -337,14 +339,17 @@ def _charts_sheet(book: Workbook, sheet: Worksheet, results: Results, styles: _S
     for offset, strand in enumerate(results.strands, start=1):
         row = 2 + offset
         _text(sheet, row, 0, strand.label)
-        for col, n in enumerate(strand.counts, start=1):
-            sheet.write_number(row, col, n)
-        sheet.write_number(row, len(names) + 1, strand.figures.n)
+        if strand.hidden:
+            _text(sheet, row, len(names) + 1, _hidden_label(strand.hidden, results), styles.note)
+        else:
+            for col, n in enumerate(strand.counts, start=1):
+                sheet.write_number(row, col, n)
+            sheet.write_number(row, len(names) + 1, strand.figures.n)
         _text(sheet, row, len(names) + 2, strand.desk_label or "not recorded")
     sheet.set_column(0, 0, 40)
     sheet.set_column(1, len(names) + 2, 12)
 
-    voted = [(i, s) for i, s in enumerate(results.strands) if s.figures.n]
+    voted = [(i, s) for i, s in enumerate(results.strands) if s.figures.n and not s.hidden]
     top = 2 + len(results.strands) + 2
     if not voted:
         # A chart with no data is an empty frame (XlsxWriter also warns and drops it), so say
@@ -429,7 +434,7 @@ def _session_sheet(sheet: Worksheet, results: Results, session: Any, styles: _St
         votes_col = len(names) + 1
         if forum.suppressed:
             # The count itself would give the small group away, so it is words, not a number.
-            _text(sheet, row, votes_col, _hidden_label(forum.figures.n, results), styles.suppressed)
+            _text(sheet, row, votes_col, _hidden_label(forum.hidden, results), styles.suppressed)
         else:
             fig, cmp = forum.figures, forum.comparison
             for col, n in enumerate(forum.counts, start=1):
@@ -467,14 +472,30 @@ def _groups_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
                 _text(sheet, row, 0, strand.label)
                 _text(sheet, row, 1, seg.heading)
                 _text(sheet, row, 2, group.label)
-                if group.suppressed or group.counts is None:
-                    _text(sheet, row, 3, _hidden_label(group.n, results), styles.suppressed)
+                if group.hidden or group.counts is None or group.n is None:
+                    _text(sheet, row, 3, _hidden_label(group.hidden, results), styles.suppressed)
                 else:
                     sheet.write_number(row, 3, group.n, styles.whole)
                     for col, n in enumerate(group.counts, start=4):
                         sheet.write_number(row, col, n, styles.whole)
                     _text(sheet, row, 4 + len(names), analysis.level_label(group.median, names))
                 _text(sheet, row, 5 + len(names), seg.test.sentence, styles.wrap)
+                row += 1
+            if seg.not_given or seg.not_given_hidden:
+                # Those who did not say: their number only (their votes are the rest).
+                _text(sheet, row, 0, strand.label)
+                _text(sheet, row, 1, seg.heading)
+                _text(sheet, row, 2, NOT_GIVEN)
+                if seg.not_given_hidden:
+                    _text(
+                        sheet,
+                        row,
+                        3,
+                        _hidden_label(seg.not_given_hidden, results),
+                        styles.suppressed,
+                    )
+                else:
+                    sheet.write_number(row, 3, seg.not_given, styles.whole)
                 row += 1
     if row == 1:
         _text(sheet, row, 0, "No votes yet.", styles.note)
@@ -485,17 +506,3 @@ def _groups_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
     sheet.freeze_panes(1, 0)
     if row > 1:
         sheet.autofilter(0, 0, row - 1, len(headings) - 1)
-
-
-# --------------------------------------------------------------------------------------------
-# Votes
-
-
-def _votes_sheet(sheet: Worksheet, rows: list[dict[str, Any]], styles: _Styles) -> None:
-    _header(sheet, 0, list(exports.CSV_COLUMNS), styles)
-    for r, values in enumerate(rows, start=1):
-        for c, key in enumerate(exports.CSV_COLUMNS):
-            _cell(sheet, r, c, values.get(key))
-    sheet.set_column(0, len(exports.CSV_COLUMNS) - 1, 16)
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(len(rows), 1), len(exports.CSV_COLUMNS) - 1)
