@@ -7,6 +7,8 @@ commits before returning; the caller then broadcasts the new state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -19,19 +21,57 @@ from voting.live.votes import NOT_IN_SESSION
 from voting.models import DeskRating, StrandState, VotingSession, utcnow
 from voting.validation import Refusal, as_payload, bool_field, text_field
 
-ACTIONS = (
-    "start",
-    "open",
-    "close",
-    "revote",
-    "goto",
-    "next",
-    "previous",
-    "results",
-    "reveal",
-    "evidence",
-    "end",
-)
+Handler = Callable[["Console"], str]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def _action(name: str) -> Callable[[Handler], Handler]:
+    """Register a handler for the console action `name`."""
+
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+@dataclass
+class Console:
+    """What every console action works on: the open transaction, the session and its strands'
+    states, its framework, and the action's payload."""
+
+    db: Session
+    session: VotingSession
+    states: dict[str, StrandState]
+    framework: Framework
+    payload: dict[str, Any]
+
+    def strand(self) -> StrandState:
+        """The strand the action names, which must be one of this session's."""
+        key = text_field(self.payload, "strand", "a strand", max_length=40)
+        if key not in self.states:
+            raise Refusal(NOT_IN_SESSION)
+        return self.states[key]
+
+    def name(self, key: str) -> str:
+        strand = self.framework.strand(key)
+        return strand.name if strand else key
+
+    def make_current(self, key: str) -> None:
+        """In a live session only the strand on screen can be open: moving on closes the rest."""
+        self.session.current_strand = key
+        if self.session.pacing == "live":
+            for other_key, state in self.states.items():
+                if other_key != key and state.status == "open":
+                    state.status = "closed"
+
+    def desk_rating(self, state: StrandState) -> DeskRating | None:
+        return self.db.scalar(
+            select(DeskRating).where(
+                DeskRating.assessment_id == self.session.assessment_id,
+                DeskRating.strand_key == state.strand_key,
+            )
+        )
 
 
 def apply_action(database: Database, session_id: int, data: Any) -> str:
@@ -43,48 +83,20 @@ def apply_action(database: Database, session_id: int, data: Any) -> str:
         if session is None:
             raise Refusal("This session no longer exists.")
         states = {s.strand_key: s for s in session.strand_states}
-        framework = framework_of(session.assessment)
-        handler = _HANDLERS[action]
-        return handler(db, session, states, framework, payload)
+        console = Console(db, session, states, framework_of(session.assessment), payload)
+        return _HANDLERS[action](console)
 
 
-def _strand_arg(
-    payload: dict[str, Any], session: VotingSession, states: dict[str, StrandState]
-) -> StrandState:
-    key = text_field(payload, "strand", "a strand", max_length=40)
-    if key not in states:
-        raise Refusal(NOT_IN_SESSION)
-    return states[key]
-
-
-def _name(framework: Framework, key: str) -> str:
-    strand = framework.strand(key)
-    return strand.name if strand else key
-
-
-def _make_current(session: VotingSession, states: dict[str, StrandState], key: str) -> None:
-    """In a live session only the strand on screen can be open: moving on closes the rest."""
-    session.current_strand = key
-    if session.pacing == "live":
-        for other_key, state in states.items():
-            if other_key != key and state.status == "open":
-                state.status = "closed"
-
-
-def _start(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
+@_action("start")
+def _start(console: Console) -> str:
+    session = console.session
     if session.status == "running":
         raise Refusal("The session is already running.")
     if session.status == "ended":
         raise Refusal("This session has ended. Reopen a strand to resume it.")
     session.status = "running"
     if session.pacing == "self_paced":
-        for state in states.values():
+        for state in console.states.values():
             state.status = "open"
         return "Session started: every strand is open for voting."
     if session.current_strand is None:
@@ -92,208 +104,136 @@ def _start(
     return "Session started. Open voting on a strand when the room is ready."
 
 
-def _start_voting(
-    session: VotingSession,
-    states: dict[str, StrandState],
-    state: StrandState,
-    new_round: bool = False,
-) -> None:
+def _start_voting(console: Console, state: StrandState, new_round: bool = False) -> None:
     """Open a strand (in a new round, for a re-vote): the session runs again, the strand goes
     on screen, and its desk rating is hidden, since one on show while people vote anchors them."""
+    session = console.session
     if session.closes_at is not None and utcnow() >= session.closes_at:
         raise Refusal("This session's closing time has passed, so voting cannot reopen.")
     if new_round:
         state.round += 1
     session.status = "running"
-    _make_current(session, states, state.strand_key)
+    console.make_current(state.strand_key)
     state.status = "open"
     state.revealed = False
 
 
-def _open(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
-    state = _strand_arg(payload, session, states)
+@_action("open")
+def _open(console: Console) -> str:
+    state = console.strand()
+    name = console.name(state.strand_key)
     if state.status == "open":
-        raise Refusal(f"Voting on {_name(framework, state.strand_key)} is already open.")
+        raise Refusal(f"Voting on {name} is already open.")
     reopening = state.status == "closed"
-    _start_voting(session, states, state)
+    _start_voting(console, state)
     verb = "reopened" if reopening else "open"
-    return f"Voting {verb} on {_name(framework, state.strand_key)}."
+    return f"Voting {verb} on {name}."
 
 
-def _close(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
-    state = _strand_arg(payload, session, states)
+@_action("close")
+def _close(console: Console) -> str:
+    state = console.strand()
+    name = console.name(state.strand_key)
     if state.status != "open":
-        raise Refusal(f"Voting on {_name(framework, state.strand_key)} is not open.")
+        raise Refusal(f"Voting on {name} is not open.")
     state.status = "closed"
-    return f"Voting closed on {_name(framework, state.strand_key)}."
+    return f"Voting closed on {name}."
 
 
-def _revote(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
+@_action("revote")
+def _revote(console: Console) -> str:
     """A new round after discussion: earlier rounds' votes are kept, phones start afresh."""
-    state = _strand_arg(payload, session, states)
-    name = _name(framework, state.strand_key)
+    state = console.strand()
+    name = console.name(state.strand_key)
     if state.status == "open":
         raise Refusal(f"Voting on {name} is open; close it before starting a new round.")
     if state.status == "pending":
         raise Refusal(f"Voting on {name} has not run yet; open it for its first round.")
-    _start_voting(session, states, state, new_round=True)
+    _start_voting(console, state, new_round=True)
     return f"Round {state.round} of voting open on {name}; round {state.round - 1} is kept."
 
 
-def _goto(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
-    state = _strand_arg(payload, session, states)
-    _make_current(session, states, state.strand_key)
-    return f"Now showing {_name(framework, state.strand_key)}."
+@_action("goto")
+def _goto(console: Console) -> str:
+    state = console.strand()
+    console.make_current(state.strand_key)
+    return f"Now showing {console.name(state.strand_key)}."
 
 
-def _step(
-    session: VotingSession, states: dict[str, StrandState], framework: Framework, step: int
-) -> str:
-    keys = session.strand_keys
-    index = keys.index(session.current_strand) if session.current_strand in keys else -1
+def _step(console: Console, step: int) -> str:
+    keys = console.session.strand_keys
+    current = console.session.current_strand
+    index = keys.index(current) if current in keys else -1
     target = index + step
     if not 0 <= target < len(keys):
         raise Refusal(
             "This is already the last strand." if step > 0 else "This is the first strand."
         )
-    _make_current(session, states, keys[target])
-    return f"Now showing {_name(framework, keys[target])}."
+    console.make_current(keys[target])
+    return f"Now showing {console.name(keys[target])}."
 
 
-def _next(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
-    return _step(session, states, framework, 1)
+@_action("next")
+def _next(console: Console) -> str:
+    return _step(console, 1)
 
 
-def _previous(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
-    return _step(session, states, framework, -1)
+@_action("previous")
+def _previous(console: Console) -> str:
+    return _step(console, -1)
 
 
-def _results(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
-    session.show_results = bool_field(payload, "show", "show")
+@_action("results")
+def _results(console: Console) -> str:
+    session = console.session
+    session.show_results = bool_field(console.payload, "show", "show")
     return "Live results shown." if session.show_results else "Live results hidden."
 
 
-def _reveal(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
-    state = _strand_arg(payload, session, states)
-    reveal = bool_field(payload, "reveal", "reveal")
-    name = _name(framework, state.strand_key)
+@_action("reveal")
+def _reveal(console: Console) -> str:
+    state = console.strand()
+    reveal = bool_field(console.payload, "reveal", "reveal")
+    name = console.name(state.strand_key)
     if reveal:
         if state.status == "open":
             raise Refusal(
                 f"Close voting on {name} before revealing the desk rating, so that it "
                 "cannot anchor the room's votes."
             )
-        rating = db.scalar(
-            select(DeskRating).where(
-                DeskRating.assessment_id == session.assessment_id,
-                DeskRating.strand_key == state.strand_key,
-            )
-        )
+        rating = console.desk_rating(state)
         if rating is None or rating.level is None:
             raise Refusal(f"No desk rating is recorded for {name} yet.")
     state.revealed = reveal
     return f"Desk rating for {name} {'revealed' if reveal else 'hidden'}."
 
 
-def _evidence(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
+@_action("evidence")
+def _evidence(console: Console) -> str:
     """Put the desk team's evidence summary for a strand on the projector, or take it down. The
     rating itself stays hidden: the slide is there to inform the vote, not to anchor it."""
-    state = _strand_arg(payload, session, states)
-    show = bool_field(payload, "show", "show")
-    name = _name(framework, state.strand_key)
+    state = console.strand()
+    show = bool_field(console.payload, "show", "show")
+    name = console.name(state.strand_key)
     if show:
-        rating = db.scalar(
-            select(DeskRating).where(
-                DeskRating.assessment_id == session.assessment_id,
-                DeskRating.strand_key == state.strand_key,
-            )
-        )
+        rating = console.desk_rating(state)
         if rating is None or not (rating.evidence or "").strip():
             raise Refusal(f"No key evidence is recorded for {name} yet.")
     state.evidence_shown = show
     return f"Evidence for {name} {'shown' if show else 'hidden'}."
 
 
-def _end(
-    db: Session,
-    session: VotingSession,
-    states: dict[str, StrandState],
-    framework: Framework,
-    payload: dict[str, Any],
-) -> str:
+@_action("end")
+def _end(console: Console) -> str:
+    session = console.session
     if session.status == "ended":
         raise Refusal("The session has already ended.")
-    for state in states.values():
+    for state in console.states.values():
         if state.status == "open":
             state.status = "closed"
     session.status = "ended"
     return "Session ended. Votes are kept; export them from the assessment page."
 
 
-_HANDLERS = {
-    "start": _start,
-    "open": _open,
-    "close": _close,
-    "revote": _revote,
-    "goto": _goto,
-    "next": _next,
-    "previous": _previous,
-    "results": _results,
-    "reveal": _reveal,
-    "evidence": _evidence,
-    "end": _end,
-}
+# Every action the console can send, in the order the handlers are defined above.
+ACTIONS = tuple(_HANDLERS)
