@@ -72,8 +72,13 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -
 
 @contextmanager
 def running_server(
-    database_url: str, workdir: Path, port: int | None = None, **env: Any
+    database_url: str,
+    workdir: Path,
+    port: int | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    **env: Any,
 ) -> Iterator[RunningServer]:
+    """`preexec_fn` runs in the server's process before it starts (e.g. to lower a limit)."""
     port = port or free_port()
     log_path = workdir / f"server-{port}.log"
     environment = {
@@ -101,6 +106,7 @@ def running_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,
+            preexec_fn=preexec_fn,
         )
     server = RunningServer(f"http://127.0.0.1:{port}", process, log_path, environment)
     try:

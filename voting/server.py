@@ -13,6 +13,8 @@ import sys
 import warnings
 from typing import Any
 
+from voting import openfiles
+
 DEFAULT_ASYNC_MODE = "eventlet"
 # eventlet's own default is 1024 simultaneous connections; a conference hall needs more.
 MAX_CONNECTIONS = 10_000
@@ -65,11 +67,13 @@ def serve_forever(host: str, port: int) -> int:
     from voting.live.events import socketio
     from voting.upkeep.retention import purge_due
 
+    files = openfiles.raise_soft_limit()
     app = create_app({"ASYNC_MODE": mode})
     prepare(app)
     purge_due(get_database(app))
     socketio.start_background_task(_purge_hourly, app)
     _print_banner(app, host, port)
+    _print_file_limit(*files)
     _tune_collector()
     options: dict[str, object] = {"host": host, "port": port, "log_output": False}
     if mode == "eventlet":
@@ -77,8 +81,30 @@ def serve_forever(host: str, port: int) -> int:
         options["protocol"] = lean_http_protocol()
     if mode == "threading":
         options["allow_unsafe_werkzeug"] = True
-    socketio.run(app, **options)
+    if mode == "eventlet":
+        serve_eventlet(app, options)
+    else:
+        socketio.run(app, **options)
     return 0
+
+
+def serve_eventlet(app: Any, options: dict[str, Any]) -> None:
+    """What `socketio.run` does for eventlet, but listening through `SparingListener`, so that
+    running out of open files turns the newest connection away instead of stopping the server."""
+    import eventlet
+    import eventlet.wsgi
+
+    options = dict(options)
+    host, port = options.pop("host"), options.pop("port")
+    family, _type, _proto, _name, address = eventlet.green.socket.getaddrinfo(host, port)[0]
+    listener = openfiles.SparingListener(eventlet.listen(address, family))
+    eventlet.wsgi.server(listener, app, **options)
+
+
+def _print_file_limit(soft: int, hard: int) -> None:
+    message = openfiles.limit_message(soft, hard)
+    if message:
+        print(message + "\n", flush=True)
 
 
 def _tune_collector() -> None:
