@@ -16,13 +16,15 @@ from tests.conftest import control, last, make_session, received, screen
 from tests.downloads import (
     LABELS,
     Downloads,
+    Tables,
     by_strand,
     header_row_of,
     section,
     sheet_table,
     text_of,
 )
-from tests.workshops import REPORT_FORUMS, STRANDS, run_forum
+from tests.workshops import REPORT_FORUMS, STRANDS, ForumPlan, run_forum, total_counts
+from voting import analysis
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
 
@@ -145,3 +147,86 @@ def test_the_evidence_slide_refuses_a_strand_without_evidence(
     assert not ack["ok"] and "No key evidence is recorded for Strategy" in ack["error"]
     ack = control(console, action="evidence", strand="culture", show=True)
     assert not ack["ok"]
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Splits per forum
+
+# Delivery splits one forum in two (Hertfordshire's headline) but not the pooled votes; a forum
+# too small to be shown also splits, and must not be named.
+SPLIT_FORUM = ForumPlan(
+    name="Dacorum locality forum",
+    forum_type="operational",
+    locality="Dacorum",
+    profiles=(None,) * 10,
+    votes={"delivery": (1, 1, 1, 1, 1, 4, 4, 4, 4, 4)},
+)
+CALM_FORUMS = (
+    ForumPlan(
+        name="Stevenage team meeting",
+        forum_type="operational",
+        locality="Stevenage",
+        profiles=(None,) * 6,
+        votes={"delivery": (2, 2, 2, 3, 2, 2)},
+    ),
+    ForumPlan(
+        name="Four-person huddle",
+        forum_type="operational",
+        locality="Stevenage",
+        profiles=(None,) * 4,
+        votes={"delivery": (1, 4, 1, 4)},
+    ),
+    ForumPlan(
+        name="Countywide conference",
+        forum_type="mixed",
+        locality="",
+        profiles=(None,) * 24,
+        votes={
+            "delivery": (2,) * 5 + (3, 3) + (2,) * 4 + (3,) + (2,) * 3 + (3,) + (2,) * 6 + (3, 2)
+        },
+    ),
+)
+
+
+def test_a_strand_split_in_one_forum_is_flagged_with_that_forums_name(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    aid = desk_assessment(app)
+    for plan in (SPLIT_FORUM, *CALM_FORUMS):
+        run_forum(app, facilitator, aid, plan)
+    pooled = total_counts((SPLIT_FORUM, *CALM_FORUMS), "delivery")
+    assert pooled == [7, 24, 6, 7]
+    assert not analysis.figures(tuple(pooled)).split  # the pooled rule alone says "no"
+    got = Downloads(facilitator, aid)
+    name = SPLIT_FORUM.name
+
+    # The report: the table row is marked and names the forum, and so does the strand's section.
+    rows = {cells[0]: (cls, cells) for cls, cells in Tables(got.report_html).tables[0][1:]}
+    delivery = next(r for r in rows if r.startswith(LABELS["delivery"]))
+    assert "is-split" in rows[delivery][0]
+    assert f"split in {name}" in delivery
+    assert "Four-person huddle" not in got.report_html.split("report-footer")[0].split("<svg")[0]
+    body = text_of(section(got.report_html, 'aria-labelledby="r-delivery"'))
+    assert f"The room split in: {name}." in body
+    assert [r for r, (cls, _) in rows.items() if "is-split" in cls] == [delivery]
+
+    # The results page warns about it, naming the forum.
+    warning = text_of(got.results_html.split("Where the room split", 1)[1].split("</div>", 1)[0])
+    assert f"split in {name}" in warning and "huddle" not in warning
+
+    # Summary CSV, workbook and JSON say the same.
+    assert got.summary["delivery"]["split"] == "yes"
+    assert got.summary["delivery"]["split_forums"] == name
+    assert got.summary["leadership"]["split"] == "no"
+    summary = got.workbook["Summary"]
+    _, sheet_rows = sheet_table(summary, header_row_of(summary))
+    assert by_strand(sheet_rows)["delivery"]["Forums where it split"] == name
+    assert by_strand(sheet_rows)["delivery"]["Split"] == "yes"
+    found = got.analysis["delivery"]
+    assert found["split"] is True and found["split_pooled"] is False
+    assert found["split_forums"] == [name]
+    forums = {f["name"]: f for f in found["forums"]}
+    assert forums[name]["split"] is True
+    assert (
+        forums["Four-person huddle"]["suppressed"] and forums["Four-person huddle"]["split"] is None
+    )

@@ -59,6 +59,7 @@ SUMMARY_HEADINGS = [
     "Consensus",
     "Split",
     "Split reason",
+    "Forums where it split",
     "% below desk",
     "% at desk",
     "% above desk",

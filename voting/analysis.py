@@ -153,7 +153,7 @@ def _cluster_levels(counts: Sequence[int], n: int) -> tuple[int, ...]:
     return tuple(sorted(involved))
 
 
-def _join_names(names: Sequence[str]) -> str:
+def join_names(names: Sequence[str]) -> str:
     if len(names) <= 2:
         return " and ".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
@@ -204,7 +204,7 @@ def figures(counts: Sequence[int], level_names: Sequence[str] | None = None) -> 
         if clusters:
             # Naming the camps says more than a number, so rule (a) wins when both apply.
             split = True
-            split_reason = "votes cluster at " + _join_names([names[lv - 1] for lv in clusters])
+            split_reason = "votes cluster at " + join_names([names[lv - 1] for lv in clusters])
         elif consensus < SPLIT_CONSENSUS_THRESHOLD:
             split = True
             split_reason = f"low agreement (consensus {consensus:.2f})"

@@ -85,7 +85,7 @@ def strand_chart(results: Results, strand: StrandResult) -> str:
         level_names=results.level_names,
         series=series,
         desk_levels=strand.desk.levels if strand.desk else (),
-        note=f"Split: {strand.figures.split_reason}" if strand.figures.split else None,
+        note=f"Split: {strand.split_reason}" if strand.splits_room else None,
     )
 
 

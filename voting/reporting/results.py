@@ -130,6 +130,22 @@ class StrandResult:
     desk_sources: str = ""
     # Why the strand's own figures are hidden (disclosure.SMALL or PROTECTS), None if shown.
     hidden: str | None = None
+    # Forums (big enough to be shown) whose own votes split on this strand: pooling forums can
+    # average a split away, as Hertfordshire's Delivery strand showed (docs/analysis.md).
+    split_forums: list[str] = field(default_factory=list)
+
+    @property
+    def splits_room(self) -> bool:
+        """Split in the pooled votes or in any forum shown."""
+        return self.figures.split or bool(self.split_forums)
+
+    @property
+    def split_reason(self) -> str:
+        """Why it is flagged, in words: the pooled reason, then the forums where it split."""
+        reasons = [self.figures.split_reason] if self.figures.split_reason else []
+        if self.split_forums:
+            reasons.append("split in " + analysis.join_names(self.split_forums))
+        return "; ".join(reasons)
 
     @property
     def forums_covering(self) -> int:
@@ -161,7 +177,7 @@ class Results:
 
     @property
     def split_strands(self) -> list[StrandResult]:
-        return [s for s in self.strands if s.figures.split]
+        return [s for s in self.strands if s.splits_room]
 
 
 def _extremes(strands: list[StrandResult], pick: Any) -> list[StrandResult]:
@@ -473,6 +489,12 @@ def _forum_result(
     )
 
 
+def split_forum(forum: ForumResult) -> bool:
+    """A forum counts towards a strand's split flag only when it is shown: a hidden forum's
+    split would tell readers something about the few people in it."""
+    return not forum.suppressed and forum.figures.split
+
+
 def _round_results(
     ctx: _Context, key: str, forums: list[ForumResult]
 ) -> list[tuple[str, RoundChange]]:
@@ -537,6 +559,14 @@ def _strand_result(
         _forum_result(ctx, by_id[sid], data.forums[sid], strand_desk, hidden.get(("forum", sid)))
         for sid in forum_ids
     ]
+    if len(result.forums) > 1:
+        # With one forum its votes are the pooled votes: nothing more to name.
+        result.split_forums = [f.name for f in result.forums if split_forum(f)]
+    if result.split_forums and not figures.split:
+        result.sentence += (
+            " Pooled, the votes do not split, but the room split in "
+            f"{analysis.join_names(result.split_forums)}."
+        )
     result.rounds = _round_results(ctx, strand.key, result.forums)
     result.segments = _segment_results(ctx, data, hidden, session_id)
     if previous is not None:

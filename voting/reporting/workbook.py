@@ -64,6 +64,7 @@ _HEADINGS = {
     "iqr": "Interquartile range",
     "split": "Split",
     "split_reason": "Split reason",
+    "split_forums": "Forums where it split",
     "pct_below_desk": "% below desk",
     "pct_at_desk": "% at desk",
     "pct_above_desk": "% above desk",
@@ -80,6 +81,7 @@ _MIDDLE = (
     "consensus",
     "split",
     "split_reason",
+    "split_forums",
     "pct_below_desk",
     "pct_at_desk",
     "pct_above_desk",
@@ -96,6 +98,7 @@ _WIDE = {
     "desk_sources": 40,
     "next_steps": 50,
     "split_reason": 30,
+    "split_forums": 30,
     "strand": 40,
 }
 
@@ -299,7 +302,7 @@ def _summary_sheet(sheet: Worksheet, results: Results, styles: _Styles, title: s
         "team only, in a separate download.",
         "Consensus is Tastle and Wierman's ordinal measure (1 = everyone chose one level, 0 = "
         "split between the extremes); a strand is split when votes cluster at two non-adjacent "
-        "levels or consensus is below 0.5.",
+        "levels or consensus is below 0.5, in all the votes or in any forum shown.",
         results.framework.attribution,
     ]
     first = header_row + len(rows) + 2
