@@ -8,7 +8,10 @@ they ours) makes both fail at random.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,3 +72,61 @@ def fresh_schema(url: str) -> Iterator[str]:
 def fresh_channel() -> str:
     """A Redis channel of this test's own, so parallel runs never hear each other."""
     return f"voting-test-{uuid.uuid4().hex[:12]}"
+
+
+class Forwarder:
+    """127.0.0.1:<port> -> the database, with a switch: cut closes every connection and refuses
+    new ones; restore lets them through again."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.passing = threading.Event()
+        self.passing.set()
+        self.links: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.passing.is_set():
+                client.close()
+                continue
+            server = socket.create_connection(self.target, timeout=5)
+            with self.lock:
+                self.links += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.passing.clear()
+        with self.lock:
+            links, self.links = self.links, []
+        for link in links:
+            with contextlib.suppress(OSError):
+                link.shutdown(socket.SHUT_RDWR)
+            link.close()
+
+    def restore(self) -> None:
+        self.passing.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()

@@ -64,6 +64,7 @@
 
   socket.on('connect', function () {
     refused = false;
+    retries = 0;
     // The snapshot sent on connecting has already been rendered (socket.io delivers it before
     // this event), so keep the notice it calls for rather than clearing it.
     showNotice(state && state.session.status === 'ended' ? ENDED : '');
@@ -72,7 +73,9 @@
   });
   socket.on('disconnect', function () { setConnection(navigator.onLine === false ? 'offline' : 'reconnecting'); });
   socket.on('connect_error', function (err) {
-    if (!socket.active) {            // refused by the server: it will not retry by itself
+    if (!socket.active && err && err.data && err.data.retry) {
+      retryLater(err.message);       // the server could not finish the join: try again later
+    } else if (!socket.active) {     // refused by the server: it will not retry by itself
       refused = true;
       showNotice(err && err.message ? err.message : 'Could not join this session.');
       setConnection('connecting');
@@ -81,6 +84,22 @@
       setConnection(navigator.onLine === false ? 'offline' : 'reconnecting');
     }
   });
+  // A refused join marked `retry` (the server busy, its database unreachable) is tried again
+  // after a pause that doubles each time, up to 30 s, and is randomised so that a room of phones
+  // refused together does not come back together.
+  var retries = 0, retryTimer = null;
+  function retryLater(message) {
+    showNotice(message);
+    setConnection('reconnecting');
+    var delay = Math.min(30000, 1000 * Math.pow(2, retries)) * (0.5 + Math.random());
+    retries += 1;
+    window.clearTimeout(retryTimer);
+    retryTimer = window.setTimeout(function () {
+      retryTimer = null;
+      if (!socket.connected) socket.connect();
+    }, delay);
+  }
+
   // A phone that knows it has lost its network says so at once, and drops the socket rather than
   // wait for the heartbeat to notice (up to 40 s); back online, it reconnects at once rather than
   // at the next step of its back-off.

@@ -36,6 +36,7 @@ socketio = SocketIO()
 ROLES = ("phone", "presenter", "console")
 CLIENT_VOTE_ID_LENGTH = 64
 SERVER_FAULT = "Something went wrong on the server; nothing was changed. Please try again."
+SERVER_BUSY = "The server is busy just now. Your phone will try again by itself in a moment."
 DATABASE_UNAVAILABLE = (
     "The server cannot reach its database just now, so your vote was not saved. "
     "Please try again in a moment."
@@ -312,6 +313,13 @@ def on_connect(auth_data: Any = None) -> None:
     except Refusal as refusal:
         _connections.pop(_sid(), None)
         raise ConnectionRefusedError(refusal.message) from None
+    except Exception:
+        # A join the server could not finish (database pool exhausted by a reconnect storm,
+        # database unreachable): refuse it with `retry`, and the phone tries again after a
+        # randomised pause (static/js/phone.js). Left unanswered, it would wait forever.
+        _connections.pop(_sid(), None)
+        log.warning("connect failed; the client is told to retry", exc_info=True)
+        raise ConnectionRefusedError(SERVER_BUSY, {"retry": True}) from None
 
 
 def _connect_phone(payload: dict[str, Any]) -> tuple[Connection, dict[str, Any] | None]:
