@@ -272,9 +272,8 @@ def echo_target(workdir: Path) -> Iterator[Target]:
 
 @contextlib.contextmanager
 def app_target(workdir: Path, workers: int, database: str) -> Iterator[Target]:
-    from tests.servers import running_server
+    from tests.servers import create_workshop, running_server
     from tests.services import fresh_channel, fresh_schema
-    from tests.test_server import create_workshop
 
     with contextlib.ExitStack() as stack:
         env: dict[str, str] = {}
@@ -524,7 +523,7 @@ def summarise_profile(path: Path, top: int = 30) -> list[tuple[str, float]]:
 
 def database_check(target: Target) -> dict[str, Any]:
     """The stored votes, counted over HTTP from the session's CSV download (one row per vote)."""
-    from tests.conftest import PASSPHRASE, csrf_from
+    from tests.helpers import PASSPHRASE, csrf_from
 
     http = requests.Session()
     page = http.get(f"{target.urls[0]}/login", timeout=10)

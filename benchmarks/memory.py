@@ -218,9 +218,8 @@ def main() -> int:
     import requests
 
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import PASSPHRASE
-    from tests.servers import RunningServer, free_port, stop
-    from tests.test_server import create_workshop
+    from tests.helpers import PASSPHRASE
+    from tests.servers import RunningServer, create_workshop, free_port, stop
 
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="voting-memory-") as tmp:

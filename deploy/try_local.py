@@ -30,11 +30,15 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import socketio  # noqa: E402
 
-from tests.conftest import PASSPHRASE  # noqa: E402
-from tests.servers import RunningServer, _wait_until_up, free_port  # noqa: E402
+from tests.helpers import PASSPHRASE  # noqa: E402
+from tests.servers import (  # noqa: E402
+    RunningServer,
+    _wait_until_up,
+    consecutive_free_ports,
+    create_workshop,
+    free_port,
+)
 from tests.services import fresh_channel, fresh_schema  # noqa: E402
-from tests.test_scale import _consecutive_free_ports  # noqa: E402
-from tests.test_server import create_workshop  # noqa: E402
 
 PHONES = 20
 
@@ -110,7 +114,7 @@ def main() -> int:
     queue = os.environ.get("VOTING_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
     with tempfile.TemporaryDirectory(prefix="voting-nginx-") as tmp, fresh_schema(database) as url:
         prefix = Path(tmp)
-        first = _consecutive_free_ports(2)
+        first = consecutive_free_ports(2)
         workers = [first, first + 1]
         proxy_port = free_port()
         env = {

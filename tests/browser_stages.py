@@ -21,7 +21,7 @@ import requests
 import socketio
 
 from tests.browser_support import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, require_browser
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext

@@ -1,5 +1,6 @@
-"""Fixtures in the flaskr style (`app`, `client`, `runner`), plus helpers to log in, build an
-assessment and connect Socket.IO test clients as phones, a presenter and a console.
+"""Fixtures in the flaskr style (`app`, `client`, `runner`), a logged-in `facilitator`, an
+`assessment_id` with desk ratings and a `live_session`. The helpers the tests call (log in,
+connect phones and screens, vote, send console actions...) are in tests/helpers.py.
 
 Every test that takes `app` runs on SQLite and, when VOTING_TEST_DATABASE_URL is set, on
 PostgreSQL too. With VOTING_REQUIRE_SERVICES=1 (as CI sets), a missing PostgreSQL fails the run
@@ -9,40 +10,22 @@ instead of skipping.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_socketio import SocketIOTestClient
 
 from tests.apps import CommandRunner, ready_app
+from tests.helpers import PASSPHRASE, PG_HINT, log_in, make_session, require_service
 from voting.assessments import (
     DeskEntry,
-    SessionSpec,
     create_assessment,
-    create_session,
     save_desk_ratings,
 )
 from voting.database import Database, get_database
-from voting.live.events import socketio
 from voting.models import VotingSession
-
-PASSPHRASE = "test passphrase for facilitators"
-PG_HINT = (
-    "PostgreSQL tests need VOTING_TEST_DATABASE_URL, e.g. "
-    "VOTING_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test"
-)
-
-
-def require_service(message: str) -> None:
-    """Skip on a laptop; fail where CI has said the service must be there."""
-    if os.environ.get("VOTING_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"required service missing: {message}")
-    pytest.skip(message)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -98,30 +81,11 @@ def runner(app: Flask) -> CommandRunner:
     return CommandRunner(app)
 
 
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def log_in(client: FlaskClient, passphrase: str = PASSPHRASE) -> Any:
-    page = client.get("/login")
-    return client.post(
-        "/login", data={"passphrase": passphrase, "csrf_token": csrf_from(page.get_data(True))}
-    )
-
-
 @pytest.fixture
 def facilitator(client: FlaskClient) -> FlaskClient:
     response = log_in(client)
     assert response.status_code == 302
     return client
-
-
-def post_form(client: FlaskClient, url: str, data: dict[str, Any], **kwargs: Any) -> Any:
-    """POST a form the way a browser does: with the CSRF token of the page it came from."""
-    page = client.get(url)
-    return client.post(url, data={**data, "csrf_token": csrf_from(page.get_data(True))}, **kwargs)
 
 
 @pytest.fixture
@@ -145,64 +109,6 @@ def assessment_id(app: Flask) -> int:
     return aid
 
 
-def make_session(app: Flask, assessment_id: int, **overrides: Any) -> VotingSession:
-    spec = {
-        "name": "Partnership workshop",
-        "held_on": date(2017, 6, 14),
-        "forum_type": "mixed",
-        "locality": "North Herts",
-        "strand_keys": ["family-experience", "leadership", "culture"],
-        "pacing": "live",
-        "closes_at": None,
-        "collect_profile": True,
-        **overrides,
-    }
-    with app.app_context():
-        sid = create_session(get_database(), assessment_id, SessionSpec(**spec))
-        with get_database().read() as db:
-            return db.get(VotingSession, sid)  # type: ignore[return-value]
-
-
 @pytest.fixture
 def live_session(app: Flask, assessment_id: int) -> VotingSession:
     return make_session(app, assessment_id)
-
-
-def phone(app: Flask, code: str, token: str | None = None) -> SocketIOTestClient:
-    auth: dict[str, Any] = {"role": "phone", "code": code}
-    if token:
-        auth["token"] = token
-    return socketio.test_client(app, auth=auth)
-
-
-def screen(app: Flask, facilitator: FlaskClient, role: str, session_id: int) -> SocketIOTestClient:
-    return socketio.test_client(
-        app, flask_test_client=facilitator, auth={"role": role, "session_id": session_id}
-    )
-
-
-def events(client: SocketIOTestClient, name: str) -> list[Any]:
-    """Every payload of the named event received since the last call (drains the queue)."""
-    return [m["args"][0] for m in client.get_received() if m["name"] == name]
-
-
-def received(client: SocketIOTestClient) -> list[dict[str, Any]]:
-    return client.get_received()
-
-
-def last(messages: list[dict[str, Any]], name: str) -> Any:
-    found = [m["args"][0] for m in messages if m["name"] == name]
-    assert found, f"no {name!r} message among {[m['name'] for m in messages]}"
-    return found[-1]
-
-
-def control(console: SocketIOTestClient, **payload: Any) -> dict[str, Any]:
-    ack = console.emit("control", payload, callback=True)
-    assert isinstance(ack, dict)
-    return ack
-
-
-def vote(phone_client: SocketIOTestClient, strand: str, level: Any, **extra: Any) -> dict[str, Any]:
-    ack = phone_client.emit("vote", {"strand": strand, "level": level, **extra}, callback=True)
-    assert isinstance(ack, dict)
-    return ack

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl.worksheet.worksheet import Worksheet
 
-from tests.conftest import post_form
+from tests.helpers import post_form
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
 from voting.validation import parse_rating

@@ -19,7 +19,7 @@ import requests
 import socketio
 
 from tests.browser_support import CHROMIUM, LAUNCH_ARGS, log_in
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 from tests.servers import RunningServer, running_server
 from tests.workshops import REPORT_AGREED, REPORT_DESK, REPORT_FORUMS, ForumPlan
 

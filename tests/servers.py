@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 import requests
 import socketio
 
-from tests.conftest import PASSPHRASE, csrf_from
+from tests.helpers import PASSPHRASE, csrf_from
 
 
 def free_port() -> int:
@@ -173,3 +174,65 @@ async def phone_clients(
         )
     )
     return phones
+
+
+def create_workshop(server: RunningServer, http: requests.Session) -> tuple[int, str]:
+    """Make an assessment and a live session through the facilitator's forms."""
+    page = http.get(f"{server.url}/facilitator/assessments/new", timeout=10)
+    made = http.post(
+        f"{server.url}/facilitator/assessments/new",
+        timeout=10,
+        allow_redirects=False,
+        data={
+            "area": "Devon",
+            "period": "2017",
+            "framework": "early-help-2016",
+            "localities": "Exeter",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert made.status_code == 302, made.text
+    assessment_path = made.headers["Location"]
+    page = http.get(f"{server.url}{assessment_path}/sessions/new", timeout=10)
+    made = http.post(
+        f"{server.url}{assessment_path}/sessions/new",
+        timeout=10,
+        allow_redirects=False,
+        data={
+            "name": "Conference workshop",
+            "held_on": "2017-09-01",
+            "forum_type": "mixed",
+            "strands": ["leadership", "culture"],
+            "pacing": "live",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert made.status_code == 302, made.text
+    session_id = int(made.headers["Location"].rstrip("/").split("/")[-1])
+    console_page = http.get(f"{server.url}{made.headers['Location']}", timeout=10).text
+    code = re.search(r'class="code">([A-Z0-9]{6})<', console_page)
+    assert code, console_page
+    return session_id, code.group(1)
+
+
+def consecutive_free_ports(n: int) -> int:
+    """The first of n consecutive free ports on 127.0.0.1 (a server and its neighbours)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = int(probe.getsockname()[1])
+        if first + n > 65535:
+            continue
+        try:
+            held = []
+            for port in range(first, first + n):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError("no run of free ports found")

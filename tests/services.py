@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine
 
-from tests.conftest import PG_HINT, require_service
+from tests.helpers import PG_HINT, require_service
 
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
 REDIS_HINT = (

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.apps import CommandRunner
-from tests.conftest import PASSPHRASE, csrf_from, post_form
+from tests.helpers import PASSPHRASE, csrf_from, post_form
 from voting.live.events import socketio
 
 

@@ -5,6 +5,7 @@ also check that no module takes part in an import cycle."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -129,3 +130,24 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(tmp_path))
     assert cycles(graph) == [["loop.a", "loop.b", "loop.c"]]
+
+
+def test_shared_test_helpers_live_in_helper_modules() -> None:
+    """A test module imports helpers from helper modules (tests/helpers.py, tests/servers.py…),
+    never from another test module or from conftest.py, which holds fixtures only."""
+    offenders = []
+    for folder in ("tests", "benchmarks", "deploy"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "vendor" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:
+                    continue
+                for name in names:
+                    if name == "tests.conftest" or name.startswith("tests.test_"):
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert offenders == []

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.apps import CommandRunner, ready_app
-from tests.conftest import PASSPHRASE, control, last, log_in, phone, received, screen
+from tests.helpers import PASSPHRASE, control, last, log_in, phone, received, screen
 from voting.database import get_database
 from voting.live.control import ACTIONS
 from voting.live.events import socketio
@@ -37,14 +37,14 @@ def test_a_wrong_passphrase_is_refused_and_a_right_one_admits(client: FlaskClien
     assert log_in(client).status_code == 302
     assert client.get("/facilitator/").status_code == 200
     page = client.get("/facilitator/").get_data(True)
-    from tests.conftest import csrf_from
+    from tests.helpers import csrf_from
 
     client.post("/logout", data={"csrf_token": csrf_from(page)})
     assert client.get("/facilitator/").status_code == 302
 
 
 def test_login_never_redirects_off_site(client: FlaskClient) -> None:
-    from tests.conftest import csrf_from
+    from tests.helpers import csrf_from
 
     page = client.get("/login")
     response = client.post(
@@ -139,7 +139,7 @@ def test_a_phone_cannot_send_facilitator_events(
 def test_logging_out_closes_that_logins_screens(
     app: Flask, facilitator: FlaskClient, live_session: VotingSession
 ) -> None:
-    from tests.conftest import csrf_from
+    from tests.helpers import csrf_from
 
     console = screen(app, facilitator, "console", live_session.id)
     presenter = screen(app, facilitator, "presenter", live_session.id)

@@ -20,10 +20,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.apps import ready_app
-from tests.conftest import PASSPHRASE, control, make_session, phone, screen, vote
-from tests.servers import RunningServer, phone_clients, running_server, screen_client
-from tests.test_properties import dump
-from tests.test_server import create_workshop
+from tests.helpers import PASSPHRASE, control, dump, make_session, phone, screen, vote
+from tests.servers import (
+    RunningServer,
+    create_workshop,
+    phone_clients,
+    running_server,
+    screen_client,
+)
 from voting.cli import main
 from voting.database import get_database
 from voting.models import Participant, VotingSession

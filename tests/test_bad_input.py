@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import control, phone, screen, vote
+from tests.helpers import control, phone, screen, vote
 from voting.database import get_database
 from voting.live.events import DATABASE_UNAVAILABLE, SERVER_FAULT
 from voting.models import Participant, StrandState, Vote, VoteHistory, VotingSession
@@ -137,7 +137,7 @@ def test_bad_control_events_are_refused_and_change_nothing(
 def test_reveal_without_a_desk_rating_is_refused(
     app: Flask, facilitator: FlaskClient, assessment_id: int
 ) -> None:
-    from tests.conftest import make_session
+    from tests.helpers import make_session
 
     session = make_session(app, assessment_id, strand_keys=["strategy"])
     console = screen(app, facilitator, "console", session.id)

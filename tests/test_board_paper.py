@@ -12,7 +12,6 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import control, last, make_session, received, screen
 from tests.downloads import (
     LABELS,
     Downloads,
@@ -23,6 +22,7 @@ from tests.downloads import (
     sheet_table,
     text_of,
 )
+from tests.helpers import control, last, make_session, received, screen
 from tests.workshops import REPORT_FORUMS, STRANDS, ForumPlan, run_forum, total_counts
 from voting import analysis
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings

@@ -20,8 +20,7 @@ import requests
 import socketio
 from sqlalchemy import select
 
-from tests.servers import RunningServer, free_port, running_server, screen_client
-from tests.test_server import create_workshop
+from tests.servers import RunningServer, create_workshop, free_port, running_server, screen_client
 from voting.database import Database
 from voting.models import Participant, Vote, VoteHistory
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from tests.apps import ready_app
-from tests.conftest import PASSPHRASE, PG_HINT, last, log_in, received, require_service
+from tests.helpers import PASSPHRASE, PG_HINT, last, log_in, received, require_service
 from tests.services import Forwarder
 from voting.assessments import SessionSpec, create_assessment, create_session
 from voting.database import Database, get_database

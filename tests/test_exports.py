@@ -9,7 +9,7 @@ import json
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import control, last, make_session, phone, received, screen, vote
+from tests.helpers import control, last, make_session, phone, received, screen, vote
 from voting.reporting.exports import CSV_COLUMNS, JSON_FORMAT, RAW_DATA, RAW_JSON_FORMAT
 
 

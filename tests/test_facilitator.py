@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import post_form
+from tests.helpers import post_form
 from voting.database import get_database
 from voting.frameworks import BUILTIN_DIR
 from voting.live.qrcodes import qr_svg

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, update
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import control, last, make_session, phone, received, screen, vote
+from tests.helpers import control, last, make_session, phone, received, screen, vote
 from voting.assessments import create_assessment, framework_of
 from voting.database import get_database
 from voting.live import snapshots, votes

@@ -17,10 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import PASSPHRASE, control, csrf_from, phone, screen, vote
-from tests.servers import running_server
-from tests.test_properties import RecordingClient, dump
-from tests.test_server import create_workshop
+from tests.helpers import PASSPHRASE, RecordingClient, control, csrf_from, dump, phone, screen, vote
+from tests.servers import create_workshop, running_server
 from voting.access.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, TokenBucket, limits
 from voting.database import Database
 from voting.live.events import socketio as server_socketio

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import control, last, phone, received, screen, vote
+from tests.helpers import control, last, phone, received, screen, vote
 from voting.database import get_database
 from voting.models import Participant, Vote, VoteHistory, VotingSession
 
@@ -224,7 +224,7 @@ def test_a_reloaded_phone_rejoins_as_the_same_participant(
 def test_a_token_from_another_session_makes_a_new_participant(
     app: Flask, assessment_id: int, live_session: VotingSession
 ) -> None:
-    from tests.conftest import make_session
+    from tests.helpers import make_session
 
     other = make_session(app, assessment_id, name="District group")
     first = phone(app, live_session.join_code)

@@ -13,8 +13,7 @@ import pytest
 import requests
 import socketio
 
-from tests.servers import RunningServer, running_server, screen_client
-from tests.test_server import create_workshop
+from tests.servers import RunningServer, create_workshop, running_server, screen_client
 from voting import openfiles
 
 pytestmark = pytest.mark.server

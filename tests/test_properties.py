@@ -25,13 +25,17 @@ from flask_socketio import SocketIOTestClient
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from socketio import packet
-from sqlalchemy import select
 
-from tests.conftest import PASSPHRASE, control, csrf_from, make_session, vote
-from voting.database import get_database
+from tests.helpers import (
+    PASSPHRASE,
+    RecordingClient,
+    control,
+    csrf_from,
+    dump,
+    make_session,
+    vote,
+)
 from voting.live.events import SERVER_FAULT, socketio
-from voting.models import Base
 
 EXPLORE = os.environ.get("VOTING_FUZZ") == "explore"
 
@@ -155,17 +159,6 @@ def event_args(payloads: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[Any,
 # ---------------------------------------------------------------- the room
 
 
-def dump(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in primary-key order: "unchanged" means exactly that."""
-    with get_database(app).read() as db:
-        return {
-            table.name: [
-                tuple(row) for row in db.execute(select(table).order_by(*table.primary_key.columns))
-            ]
-            for table in Base.metadata.sorted_tables
-        }
-
-
 def assert_clear(ack: Any) -> None:
     assert isinstance(ack, dict), ack
     assert ack.get("ok") in (True, False), ack
@@ -287,33 +280,6 @@ def test_events_from_the_wrong_screen_are_refused(
         assert ack == {"ok": False, "error": "This screen is not allowed to do that."}
         assert dump(room.app) == before
     room.console.get_received()
-
-
-class RecordingClient(SocketIOTestClient):
-    """The Flask-SocketIO test client drops a refused connection's message; keep it."""
-
-    refusal: Any = None
-
-    def connect(
-        self,
-        namespace: str | None = None,
-        query_string: str | None = None,
-        headers: dict[str, str] | None = None,
-        auth: Any = None,
-    ) -> None:
-        server = self.socketio.server
-        original = server._send_packet
-
-        def record(eio_sid: str, pkt: Any) -> Any:
-            if eio_sid == self.eio_sid and pkt.packet_type == packet.CONNECT_ERROR:
-                self.refusal = pkt.data
-            return original(eio_sid, pkt)
-
-        server._send_packet = record
-        try:
-            super().connect(namespace, query_string, headers, auth)
-        finally:
-            server._send_packet = original
 
 
 # Not a bare number as the whole auth: the Socket.IO encoding puts it straight after the packet

@@ -23,9 +23,14 @@ import pytest
 import socketio
 from sqlalchemy import func, select
 
-from tests.servers import RunningServer, phone_clients, running_server, screen_client
+from tests.servers import (
+    RunningServer,
+    create_workshop,
+    phone_clients,
+    running_server,
+    screen_client,
+)
 from tests.services import fresh_schema, postgres_url
-from tests.test_server import create_workshop
 from voting.database import Database
 from voting.models import StrandState, Vote, VoteHistory
 

@@ -15,7 +15,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import control, make_session, phone, screen, vote
 from tests.downloads import (
     LABELS,
     Downloads,
@@ -33,6 +32,7 @@ from tests.downloads import (
     summary_table,
     text_of,
 )
+from tests.helpers import control, make_session, phone, screen, vote
 from tests.workshops import (
     LA_CHILDREN,
     LEVEL_NAMES,

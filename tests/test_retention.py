@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import control, csrf_from, last, make_session, phone, received, screen, vote
+from tests.helpers import control, csrf_from, last, make_session, phone, received, screen, vote
 from voting.database import get_database
 from voting.models import (
     Assessment,

@@ -22,10 +22,15 @@ import requests
 import socketio
 from sqlalchemy import func, select
 
-from tests.conftest import PASSPHRASE, csrf_from
-from tests.servers import RunningServer, _wait_until_up, running_server
+from tests.helpers import PASSPHRASE, csrf_from
+from tests.servers import (
+    RunningServer,
+    _wait_until_up,
+    consecutive_free_ports,
+    create_workshop,
+    running_server,
+)
 from tests.services import fresh_channel, fresh_schema, postgres_url, redis_url
-from tests.test_server import create_workshop
 from voting.database import Database
 from voting.models import Participant, Vote, VoteHistory
 
@@ -231,28 +236,6 @@ def test_two_eventlet_workers_share_redis_and_postgres(tmp_path: Path) -> None:
         assert [dict(rows).get(n, 0) for n in (1, 2, 3, 4)] == result["expected"]
 
 
-def _consecutive_free_ports(n: int) -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = int(probe.getsockname()[1])
-        if first + n > 65535:
-            continue
-        try:
-            held = []
-            for port in range(first, first + n):
-                s = socket.socket()
-                held.append(s)
-                s.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for s in held:
-                s.close()
-    raise RuntimeError("no run of free ports found")
-
-
 def _serve(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -276,7 +259,7 @@ def test_more_than_one_worker_needs_a_message_queue(tmp_path: Path) -> None:
 def test_serve_workers_starts_n_servers_that_share_one_workshop(tmp_path: Path) -> None:
     base = postgres_url()
     queue = redis_url()
-    port = _consecutive_free_ports(2)
+    port = consecutive_free_ports(2)
     with fresh_schema(base) as url:
         env = {
             **os.environ,

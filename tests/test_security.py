@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import make_session, post_form
+from tests.helpers import make_session, post_form
 from voting.models import VotingSession
 
 PAYLOAD = "<script>alert('x')</script><img src=x onerror=alert(1)>"

@@ -5,7 +5,6 @@ keeps the session, its votes and its state."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ import requests
 import socketio
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 from tests.servers import (
     RunningServer,
+    create_workshop,
     free_port,
     phone_clients,
     running_server,
@@ -30,45 +30,6 @@ from voting.models import Vote, VoteHistory
 
 pytestmark = pytest.mark.server
 PHONES = 100
-
-
-def create_workshop(server: RunningServer, http: requests.Session) -> tuple[int, str]:
-    """Make an assessment and a live session through the facilitator's forms."""
-    page = http.get(f"{server.url}/facilitator/assessments/new", timeout=10)
-    made = http.post(
-        f"{server.url}/facilitator/assessments/new",
-        timeout=10,
-        allow_redirects=False,
-        data={
-            "area": "Devon",
-            "period": "2017",
-            "framework": "early-help-2016",
-            "localities": "Exeter",
-            "csrf_token": csrf_from(page.text),
-        },
-    )
-    assert made.status_code == 302, made.text
-    assessment_path = made.headers["Location"]
-    page = http.get(f"{server.url}{assessment_path}/sessions/new", timeout=10)
-    made = http.post(
-        f"{server.url}{assessment_path}/sessions/new",
-        timeout=10,
-        allow_redirects=False,
-        data={
-            "name": "Conference workshop",
-            "held_on": "2017-09-01",
-            "forum_type": "mixed",
-            "strands": ["leadership", "culture"],
-            "pacing": "live",
-            "csrf_token": csrf_from(page.text),
-        },
-    )
-    assert made.status_code == 302, made.text
-    session_id = int(made.headers["Location"].rstrip("/").split("/")[-1])
-    console_page = http.get(f"{server.url}{made.headers['Location']}", timeout=10).text
-    code = re.search(r'class="code">([A-Z0-9]{6})<', console_page)
-    assert code, console_page
-    return session_id, code.group(1)
 
 
 async def _vote_together(

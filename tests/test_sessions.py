@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from tests.apps import ready_app
-from tests.conftest import control, last, log_in, make_session, phone, received, screen, vote
+from tests.helpers import control, last, log_in, make_session, phone, received, screen, vote
 from voting.database import get_database
 from voting.live.events import socketio
 from voting.models import VotingSession, utcnow

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import control, make_session, phone, screen, vote
+from tests.helpers import control, make_session, phone, screen, vote
 
 STRANDS = (
     "family-experience",
