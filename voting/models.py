@@ -242,42 +242,37 @@ class Participant(Base):
     joined_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Vote(Base):
+class VoteFields:
+    """What a vote and each entry of its history hold: whose level for which strand, in which
+    round of which session, with the comment and the phone's own id for the vote."""
+
+    # sort_order keeps the tables' column order as it always was: these first, then the time.
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True, sort_order=-1
+    )
+    strand_key: Mapped[str] = mapped_column(String(40), sort_order=-1)
+    round: Mapped[int] = mapped_column(Integer, default=1, sort_order=-1)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True, sort_order=-1
+    )
+    level: Mapped[int] = mapped_column(Integer, sort_order=-1)
+    comment: Mapped[str | None] = mapped_column(Text, sort_order=-1)
+    client_vote_id: Mapped[str | None] = mapped_column(String(64), sort_order=-1)
+
+
+class Vote(VoteFields, Base):
     """A participant's current level for one strand in one round of one session."""
 
     __tablename__ = "votes"
     __table_args__ = (UniqueConstraint("session_id", "strand_key", "round", "participant_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
-    )
-    strand_key: Mapped[str] = mapped_column(String(40))
-    round: Mapped[int] = mapped_column(Integer, default=1)
-    participant_id: Mapped[int] = mapped_column(
-        ForeignKey("participants.id", ondelete="CASCADE"), index=True
-    )
-    level: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text)
-    client_vote_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class VoteHistory(Base):
+class VoteHistory(VoteFields, Base):
     """Every change to a vote, appended, so that nothing a participant said is overwritten."""
 
     __tablename__ = "vote_history"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
-    )
-    strand_key: Mapped[str] = mapped_column(String(40))
-    round: Mapped[int] = mapped_column(Integer, default=1)
-    participant_id: Mapped[int] = mapped_column(
-        ForeignKey("participants.id", ondelete="CASCADE"), index=True
-    )
-    level: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text)
-    client_vote_id: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
