@@ -23,6 +23,10 @@ MAX_CONNECTIONS = 10_000
 # with these sizes a connected phone costs about 6 KB less (benchmarks/RESULTS.md). Larger
 # reads and writes (uploads, exports) bypass the buffers, so they lose nothing.
 HTTP_BUFFER_BYTES = 2048
+# `--workers`: a worker that exits within this many seconds of starting, more than
+# WORKER_QUICK_EXITS times in a row, cannot start (a port taken, a broken setting): give up.
+WORKER_START_GRACE = 10.0
+WORKER_QUICK_EXITS = 3
 
 
 def _patch(mode: str) -> None:
@@ -136,8 +140,11 @@ def lean_http_protocol() -> type:
 def serve_workers(host: str, port: int, workers: int) -> int:
     """`voting serve --workers N`: N single-worker servers, one process each (an eventlet
     process uses one core), on consecutive ports, sharing the database and the message queue.
-    Stops them all when told to stop or when one of them exits, so a supervisor restarts the
-    set; see deploy/ for the proxy that spreads phones over the ports."""
+    A worker that exits (a crash, the kernel's OOM killer, a SIGKILL) is started again on its
+    port while the others keep serving their phones; one that keeps exiting within seconds of
+    starting (a port taken, a broken setting) stops them all, so that the supervisor sees it.
+    Stops them all when told to stop. See deploy/ for the proxy that spreads phones over the
+    ports."""
     import signal
     import subprocess
     import time
@@ -156,6 +163,8 @@ def serve_workers(host: str, port: int, workers: int) -> int:
         return 2
     command = [sys.executable, "-m", "voting", "serve", "--host", host, "--port"]
     children = [subprocess.Popen([*command, str(port + i)]) for i in range(workers)]
+    started = [time.monotonic()] * workers
+    quick_exits = [0] * workers  # exits in a row, each soon after its start
     print(f"Started {workers} workers on ports {port} to {port + workers - 1}.", flush=True)
     stop = {"now": False}
     previous = {
@@ -166,14 +175,27 @@ def serve_workers(host: str, port: int, workers: int) -> int:
     try:
         while not stop["now"]:
             for i, child in enumerate(children):
-                if child.poll() is not None:
+                if stop["now"] or child.poll() is None:
+                    continue
+                quick = time.monotonic() - started[i] < WORKER_START_GRACE
+                quick_exits[i] = quick_exits[i] + 1 if quick else 0
+                if quick_exits[i] > WORKER_QUICK_EXITS:
                     print(
-                        f"voting serve: the worker on port {port + i} exited ({child.returncode});"
-                        " stopping the others.",
+                        f"voting serve: the worker on port {port + i} keeps exiting "
+                        f"({child.returncode}) as it starts; stopping the others.",
                         file=sys.stderr,
                     )
                     code = child.returncode or 1
                     stop["now"] = True
+                    continue
+                print(
+                    f"voting serve: the worker on port {port + i} exited ({child.returncode}); "
+                    "starting it again. The other workers keep serving.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                children[i] = subprocess.Popen([*command, str(port + i)])
+                started[i] = time.monotonic()
             time.sleep(0.2)
     finally:
         for child in children:
