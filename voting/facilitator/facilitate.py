@@ -36,6 +36,7 @@ from voting.live import events
 from voting.live.qrcodes import join_url, reachable_by_phones
 from voting.models import FORUM_TYPES, Assessment, Participant, Vote, VotingSession
 from voting.reporting import exports
+from voting.reporting.downloads import download
 from voting.upkeep.retention import purge_due, set_retention
 from voting.validation import Refusal, parse_rating
 
@@ -301,18 +302,12 @@ def presenter(session_id: int) -> str:
     return render_template("presenter.html", session=found, join_url=join_url(found.join_code))
 
 
-def _download(body: str, filename: str, mimetype: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @bp.route("/assessments/<int:assessment_id>/votes.csv")
 def assessment_csv(assessment_id: int) -> Response:
     with get_database().read() as db:
         found = _assessment_or_404(db, assessment_id)
         body = exports.votes_csv(db, found)
-    return _download(body, f"{exports.file_stem(found)}-votes.csv", "text/csv")
+    return download(body, f"{exports.file_stem(found)}-votes.csv", "text/csv")
 
 
 @bp.route("/sessions/<int:session_id>/votes.csv")
@@ -321,7 +316,7 @@ def session_csv(session_id: int) -> Response:
         found = _session_or_404(db, session_id)
         body = exports.votes_csv(db, found.assessment, session_id=session_id)
         stem = exports.file_stem(found.assessment) + f"-session-{session_id}"
-    return _download(body, f"{stem}-votes.csv", "text/csv")
+    return download(body, f"{stem}-votes.csv", "text/csv")
 
 
 @bp.route("/assessments/<int:assessment_id>/assessment.json")
@@ -329,7 +324,7 @@ def assessment_json(assessment_id: int) -> Response:
     with get_database().read() as db:
         found = _assessment_or_404(db, assessment_id)
         body = exports.assessment_json_text(db, found, current_app.config["MIN_GROUP_SIZE"])
-    return _download(body, f"{exports.file_stem(found)}.json", "application/json")
+    return download(body, f"{exports.file_stem(found)}.json", "application/json")
 
 
 def _counts_for_deletion(db: Any, session_ids: list[int]) -> dict[str, int]:

@@ -25,6 +25,7 @@ from voting.database import get_database
 from voting.labels import FORUM_LABELS
 from voting.models import Assessment, VotingSession
 from voting.reporting import charts, disclosure, exports
+from voting.reporting.downloads import download
 from voting.reporting.results import Results, StrandResult, comparable_assessments, gather
 from voting.validation import Refusal, parse_rating
 
@@ -134,21 +135,15 @@ def chart_svg(assessment_id: int, strand_key: str) -> Response:
     strand = next((s for s in results.strands if s.key == strand_key), None)
     if strand is None:
         abort(404, description="There is no such strand.")
-    response = Response(strand_chart(results, strand), mimetype="image/svg+xml")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{exports.file_stem(results.assessment)}-{strand_key}.svg"'
-    )
-    return response
+    stem = exports.file_stem(results.assessment)
+    return download(strand_chart(results, strand), f"{stem}-{strand_key}.svg", "image/svg+xml")
 
 
 @bp.route("/assessments/<int:assessment_id>/summary.csv")
 def summary_csv(assessment_id: int) -> Response:
     results = _results_or_404(assessment_id)
-    response = Response(exports.summary_csv(results), mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{exports.file_stem(results.assessment)}-summary.csv"'
-    )
-    return response
+    stem = exports.file_stem(results.assessment)
+    return download(exports.summary_csv(results), f"{stem}-summary.csv", "text/csv")
 
 
 @bp.route("/assessments/<int:assessment_id>/assessment.xlsx")
@@ -156,14 +151,11 @@ def workbook(assessment_id: int) -> Response:
     from voting.reporting.workbook import assessment_workbook
 
     results = _results_or_404(assessment_id)
-    response = Response(
+    return download(
         assessment_workbook(results),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        f"{exports.file_stem(results.assessment)}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{exports.file_stem(results.assessment)}.xlsx"'
-    )
-    return response
 
 
 @bp.route("/assessments/<int:assessment_id>/raw.json")
@@ -175,9 +167,7 @@ def raw_json(assessment_id: int) -> Response:
             abort(404, description="There is no such assessment.")
         body = exports.raw_json_text(db, found)
         stem = exports.file_stem(found)
-    response = Response(body, mimetype="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="{stem}-raw.json"'
-    return response
+    return download(body, f"{stem}-raw.json", "application/json")
 
 
 @bp.route("/assessments/<int:assessment_id>/agreed", methods=["GET", "POST"])
