@@ -76,6 +76,15 @@ def test_a_contract_breaking_import_fails_the_check(
     assert any(contract in line for line in broken), result.stdout
 
 
+def test_a_module_outside_every_layer_fails_the_check(tmp_path: Path) -> None:
+    """The layers are exhaustive: a new module of the package must be given its place."""
+    project = copy_of_project(tmp_path)
+    (project / "voting" / "stray.py").write_text('"""Placed in no layer."""\n', encoding="utf-8")
+    result = lint_imports(project)
+    assert result.returncode != 0, result.stdout
+    assert "voting.stray" in result.stdout
+
+
 def cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     """Groups of modules that import each other, directly or not (Tarjan's strongly connected
     components of the module graph, late imports included)."""
