@@ -24,10 +24,15 @@ serve: $(VENV)/.installed
 test: lint
 	$(BIN)/python -m pytest
 
-# A short load benchmark (under two minutes): the eventlet server and a bare python-socketio
-# echo server under the same simulated phones. Full runs and figures: benchmarks/RESULTS.md.
-bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/loadgen.py --quick
+# A short load benchmark (about a minute): the eventlet server and a bare python-socketio echo
+# server under the same browser-like phones (socket.io-client in Node, benchmarks/phones.mjs;
+# npm ci installs it from benchmarks/package-lock.json). Full runs: benchmarks/RESULTS.md.
+bench: $(VENV)/.installed-test benchmarks/node_modules/.installed
+	$(BIN)/python benchmarks/loadgen.py --quick --client node
+
+benchmarks/node_modules/.installed: benchmarks/package.json benchmarks/package-lock.json
+	cd benchmarks && npm ci --no-audit --no-fund
+	touch $@
 
 # ruff, mypy on the package, and import-linter's layer contracts (settings in pyproject.toml).
 lint: $(VENV)/.installed-test

@@ -16,6 +16,8 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import gzip  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402
@@ -50,9 +52,47 @@ def vote(sid: str, data: Any) -> dict[str, Any]:
     return {"ok": True, "vote": {"strand": strand, "level": data.get("level")}}
 
 
+# What a browser-like phone loads before it connects (benchmarks/phones.mjs): a join page
+# referencing the app's own scripts and styles, served from memory, gzipped when accepted, as a
+# plain static server would. The baseline for "join, page load included".
+STATIC = Path(__file__).resolve().parent.parent / "static"
+ASSETS = [
+    "vendor/govuk-frontend/govuk-frontend.min.css",
+    "css/app.css",
+    "favicon.svg",
+    "vendor/socket.io.min.js",
+    "js/live.js",
+    "js/phone.js",
+]
+PAGE = (
+    "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Echo</title>"
+    + "".join(f'<link rel="stylesheet" href="/static/{a}">' for a in ASSETS[:2])
+    + f'<link rel="icon" href="/static/{ASSETS[2]}"></head><body data-code="ECHO">'
+    + "".join(f'<script src="/static/{a}"></script>' for a in ASSETS[3:])
+    + "</body></html>"
+).encode()
+FILES = {"/s/": PAGE, **{f"/static/{a}": (STATIC / a).read_bytes() for a in ASSETS}}
+GZIPPED = {path: gzip.compress(body) for path, body in FILES.items()}
+
+
+def static_files(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    path = environ.get("PATH_INFO", "")
+    key = "/s/" if path.startswith("/s/") else path
+    if key not in FILES:
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return []
+    zipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+    body = GZIPPED[key] if zipped else FILES[key]
+    headers = [("Content-Length", str(len(body)))]
+    if zipped:
+        headers.append(("Content-Encoding", "gzip"))
+    start_response("200 OK", headers)
+    return [body]
+
+
 if __name__ == "__main__":
     port = int(sys.argv[1])
-    app = socketio.WSGIApp(server)
+    app = socketio.WSGIApp(server, static_files)
     # eventlet's default backlog, as Flask-SocketIO uses for the app: the same conditions.
     listener = eventlet.listen(("127.0.0.1", port))
     eventlet.wsgi.server(listener, app, log_output=False, max_size=10_000)

@@ -204,14 +204,7 @@ class Clients:
         """`voters` phones (round robin over the processes) vote, evenly spread over
         `window` seconds from one second from now."""
         t0 = time.monotonic() + 1.0
-        schedules: list[list[tuple[int, float]]] = [[] for _ in self.processes]
-        taken = [0] * len(self.processes)
-        for j in range(voters):
-            p = j % len(self.processes)
-            while taken[p] >= self.share[p]:
-                p = (p + 1) % len(self.processes)
-            schedules[p].append((taken[p], window * j / voters))
-            taken[p] += 1
+        schedules = _schedules(self.share, voters, window)
         for q, schedule in zip(self.commands, schedules, strict=True):
             q.put(("vote", strand, schedule, t0))
         return await self.gather("voted")
@@ -225,6 +218,112 @@ class Clients:
             p.join(timeout=10)
             if p.is_alive():
                 p.kill()
+
+
+class NodeClients:
+    """The browser-like phones (`--client node`): Node processes running benchmarks/phones.mjs,
+    socket.io-client 4.8 as the pages ship it, each phone loading the join page first and
+    connecting by long-polling then WebSocket with Chromium's compression offer. Same interface
+    as `Clients`."""
+
+    def __init__(self, processes: list[asyncio.subprocess.Process], options: dict[str, Any]):
+        self.processes = processes
+        self.options = options
+        self.share: list[int] = []
+        self.url_of: list[str] = []
+
+    @classmethod
+    async def launch(cls, count: int, urls: list[str], options: dict[str, Any]) -> NodeClients:
+        script = ROOT / "benchmarks" / "phones.mjs"
+        if not (ROOT / "benchmarks" / "node_modules" / "socket.io-client").is_dir():
+            raise SystemExit("run `npm ci` in benchmarks/ first (make bench does)")
+        processes = [
+            await asyncio.create_subprocess_exec(
+                "node",
+                str(script),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=2**26,
+            )
+            for _ in range(count)
+        ]
+        made = cls(processes, options)
+        made.url_of = [urls[i % len(urls)] for i in range(count)]
+        return made
+
+    def _send(self, process: asyncio.subprocess.Process, command: dict[str, Any]) -> None:
+        assert process.stdin is not None
+        process.stdin.write((json.dumps(command) + "\n").encode())
+
+    async def gather(self, kind: str) -> list[Any]:
+        async def one(process: asyncio.subprocess.Process) -> Any:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), PHASE_LIMIT[0])
+            message = json.loads(line)
+            assert message["kind"] == kind, message
+            return message["payload"]
+
+        collected: list[Any] = []
+        for payload in await asyncio.gather(*(one(p) for p in self.processes)):
+            if payload:
+                collected.extend(payload)
+        return collected
+
+    async def connect(
+        self, code: str, phones: int, concurrency: int, transports: list[str] | None
+    ) -> list[Any]:
+        n = len(self.processes)
+        self.share = [phones // n + (1 if i < phones % n else 0) for i in range(n)]
+        for i, (process, count) in enumerate(zip(self.processes, self.share, strict=True)):
+            self._send(
+                process,
+                {
+                    "cmd": "connect",
+                    "url": self.url_of[i],
+                    "code": code,
+                    "first": 0,
+                    "count": count,
+                    "concurrency": concurrency,
+                    **self.options,
+                },
+            )
+        return await self.gather("connected")
+
+    async def vote(self, strand: str, voters: int, window: float) -> list[Any]:
+        t0 = time.monotonic() + 1.0
+        schedules = _schedules(self.share, voters, window)
+        for process, schedule in zip(self.processes, schedules, strict=True):
+            self._send(process, {"cmd": "vote", "strand": strand, "schedule": schedule, "t0": t0})
+        return await self.gather("voted")
+
+    async def extensions(self) -> list[Any]:
+        for process in self.processes:
+            self._send(process, {"cmd": "extensions"})
+        return await self.gather("extensions")
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(Exception):
+                self._send(process, {"cmd": "stop"})
+        for process in self.processes:
+            try:
+                await asyncio.wait_for(process.wait(), 20)
+            except TimeoutError:
+                process.kill()
+
+
+def _schedules(share: list[int], voters: int, window: float) -> list[list[tuple[int, float]]]:
+    """`voters` phones, round robin over the client processes, evenly spread over `window`
+    seconds: per process, (its phone's index, offset from the start)."""
+    schedules: list[list[tuple[int, float]]] = [[] for _ in share]
+    taken = [0] * len(share)
+    for j in range(voters):
+        p = j % len(share)
+        while taken[p] >= share[p]:
+            p = (p + 1) % len(share)
+        schedules[p].append((taken[p], window * j / voters))
+        taken[p] += 1
+    return schedules
 
 
 # ---------------------------------------------------------------- targets
@@ -386,7 +485,12 @@ def ms(values: list[float]) -> dict[str, float]:
 
 
 async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]:
-    clients = Clients.start(args.procs, target.urls)
+    clients: Clients | NodeClients
+    if args.client == "node":
+        options = {"page": not args.no_page, "deflate": not args.no_deflate}
+        clients = await NodeClients.launch(args.procs, target.urls, options)
+    else:
+        clients = Clients.start(args.procs, target.urls)
     screens = Screens(target)
     report: dict[str, Any] = {
         "target": target.name,
@@ -417,6 +521,16 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
             "rss_after_mb": round(rss1 / 2**20, 1),
             "rss_per_phone_kb": round((rss1 - rss0) / max(1, len(ok)) / 1024, 1),
         }
+
+        if isinstance(clients, NodeClients):
+            # What the server answered to Chromium's compression offer, and how many upgraded.
+            seen = await clients.extensions()
+            report["connect"]["upgraded_to_websocket"] = sum(1 for p in seen if p["upgraded"])
+            negotiated: dict[str, int] = {}
+            for p in seen:
+                key = p["extensions"] or "(none)"
+                negotiated[key] = negotiated.get(key, 0) + 1
+            report["connect"]["websocket_extensions"] = negotiated
 
         # Burst: many phones within one second.
         await screens.open(STRAND_BURST)
@@ -563,6 +677,11 @@ def ratios(app: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:
         "rss_per_phone": ratio(
             app["connect"]["rss_per_phone_kb"], echo["connect"]["rss_per_phone_kb"]
         ),
+        "cpu_per_connect": ratio(
+            app["connect"]["server_cpu_ms_per_connect"],
+            echo["connect"]["server_cpu_ms_per_connect"],
+        ),
+        "burst_ack_p50": ratio(app["burst"]["ack_ms"]["p50"], echo["burst"]["ack_ms"]["p50"]),
         "burst_ack_p95": ratio(app["burst"]["ack_ms"]["p95"], echo["burst"]["ack_ms"]["p95"]),
         "sustained_ack_p95": ratio(
             app["sustained"]["ack_ms"]["p95"], echo["sustained"]["ack_ms"]["p95"]
@@ -596,6 +715,21 @@ def main() -> int:
         default="websocket",
         help="phones connect by WebSocket, or by long-polling then upgrade as browsers do",
     )
+    parser.add_argument(
+        "--client",
+        choices=("python", "node"),
+        default="python",
+        help="python-socketio phones, or browser-like ones (socket.io-client in Node: page "
+        "load, long-polling then upgrade, Chromium's compression offer); see phones.mjs",
+    )
+    parser.add_argument(
+        "--no-page", action="store_true", help="node phones skip loading the join page"
+    )
+    parser.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="node phones offer no WebSocket compression (Chromium always offers it)",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default=None)
     parser.add_argument("--no-echo", action="store_true", help="skip the echo-server baseline")
@@ -611,6 +745,8 @@ def main() -> int:
         return 0
     if args.quick:
         args.phones, args.burst, args.rate, args.duration, args.procs = 300, 200, 100.0, 2.0, 2
+        if args.client == "node":
+            args.phones, args.burst = 150, 100
     PHASE_LIMIT[0] = args.phase_limit
     database = args.database or ("postgres" if args.workers > 1 else "sqlite")
     if args.workers > 1 and database != "postgres":

@@ -1,0 +1,181 @@
+// Browser-like phones for benchmarks/loadgen.py (--client node): the socket.io client the pages
+// ship (socket.io-client 4.8.4, the version in static/vendor/README.md), in Node.
+//
+// Each phone behaves as a phone's browser does on first opening the join link:
+//   1. loads the page /s/<code> and every script and stylesheet it references, over its own
+//      keep-alive connections (a browser's per-host pool), accepting gzip as Chromium does;
+//   2. connects as static/js/live.js does: long-polling first, then the upgrade to WebSocket,
+//      offering compression exactly as Chromium offers it (`permessage-deflate;
+//      client_max_window_bits`, the `ws` package's default offer) and compressing every message
+//      it sends, as Chromium does (threshold 0);
+//   3. joins with the auth object static/js/phone.js sends, keeps the token it is given;
+//   4. votes when told to, with an acknowledgement.
+//
+// Commands arrive as JSON lines on stdin; results leave as JSON lines on stdout. Times are
+// CLOCK_MONOTONIC seconds (process.hrtime), the clock of Python's time.monotonic(), so the
+// driver can compare them with its own.
+//
+//   {"cmd": "connect", "url": "http://127.0.0.1:5000", "code": "ABC123", "first": 0,
+//    "count": 500, "concurrency": 25, "page": true, "deflate": true}
+//   {"cmd": "vote", "strand": "leadership", "schedule": [[0, 0.0], [1, 0.002]], "t0": 1234.5}
+//   {"cmd": "extensions"}    which Sec-WebSocket-Extensions each phone's server answered
+//   {"cmd": "stop"}
+
+import http from "node:http";
+import readline from "node:readline";
+import zlib from "node:zlib";
+import { io } from "socket.io-client";
+
+const CHROMIUM_UA =
+  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) " +
+  "Chrome/142.0.0.0 Mobile Safari/537.36";
+const CALL_TIMEOUT_MS = 30000;
+
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
+const phones = [];
+
+function send(kind, payload) {
+  process.stdout.write(JSON.stringify({ kind, payload }) + "\n");
+}
+
+function get(agent, url, accept) {
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      url,
+      {
+        agent,
+        headers: { "User-Agent": CHROMIUM_UA, Accept: accept, "Accept-Encoding": "gzip, deflate" },
+      },
+      (response) => {
+        const chunks = [];
+        response.on("data", (chunk) => chunks.push(chunk));
+        response.on("end", () => {
+          let body = Buffer.concat(chunks);
+          const encoding = response.headers["content-encoding"];
+          if (encoding === "gzip") body = zlib.gunzipSync(body);
+          else if (encoding === "deflate") body = zlib.inflateSync(body);
+          if (response.statusCode !== 200) reject(new Error(`${url}: ${response.statusCode}`));
+          else resolve(body.toString("utf8"));
+        });
+        response.on("error", reject);
+      },
+    );
+    request.on("error", reject);
+    request.setTimeout(30000, () => request.destroy(new Error(`${url}: timed out`)));
+  });
+}
+
+async function loadPage(agent, url, code) {
+  const html = await get(agent, `${url}/s/${code}`, "text/html,application/xhtml+xml,*/*;q=0.8");
+  const assets = new Set();
+  for (const match of html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="([^"]+)"/g)) {
+    if (match[1].startsWith("/")) assets.add(match[1].replace(/&amp;/g, "&"));
+  }
+  await Promise.all([...assets].map((path) => get(agent, url + path, "*/*")));
+}
+
+function join(index, url, code, options) {
+  // One browser: its own connection pool to the host, as Chromium keeps per profile.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+  const phone = { index, socket: null, agent, token: null, extensions: null };
+  phones[index] = phone;
+  const started = now();
+  return (async () => {
+    if (options.page) await loadPage(agent, url, code);
+    const socket = io(url, {
+      auth: (cb) => cb({ role: "phone", code, token: phone.token }),
+      reconnection: false,
+      transports: ["polling", "websocket"],
+      upgrade: true,
+      agent,
+      origin: url,
+      extraHeaders: { "User-Agent": CHROMIUM_UA },
+      perMessageDeflate: options.deflate ? { threshold: 0 } : false,
+      timeout: 30000,
+    });
+    phone.socket = socket;
+    socket.on("joined", (data) => {
+      if (data && data.token) phone.token = data.token;
+    });
+    socket.io.on("open", () => {
+      socket.io.engine.on("upgrade", (transport) => {
+        const ws = transport.ws;
+        phone.extensions = (ws && ws.extensions) || "";
+        phone.upgraded = now();
+      });
+    });
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    });
+    return [now() - started, true];
+  })().catch(() => [now() - started, false]);
+}
+
+async function connect(command) {
+  const { url, code, first, count, concurrency } = command;
+  const results = new Array(count);
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const i = next++;
+      results[i] = await join(first + i, url, code, command);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  send("connected", results);
+}
+
+async function cast(phone, strand, level, at) {
+  await sleep(at - now());
+  const sent = now();
+  if (!phone || !phone.socket || !phone.socket.connected) return [sent, null, false];
+  try {
+    const ack = await phone.socket
+      .timeout(CALL_TIMEOUT_MS)
+      .emitWithAck("vote", { strand, level });
+    return [sent, now(), Boolean(ack && ack.ok)];
+  } catch {
+    return [sent, null, false];
+  }
+}
+
+async function vote(command) {
+  const { strand, schedule, t0 } = command;
+  const votes = await Promise.all(
+    schedule.map(([i, offset]) => cast(phones[i], strand, 1 + (i % 4), t0 + offset)),
+  );
+  send("voted", votes);
+}
+
+function extensions() {
+  // What the server answered to each phone's offer (ws's negotiated extensions header).
+  send(
+    "extensions",
+    phones.filter(Boolean).map((p) => ({
+      upgraded: Boolean(p.upgraded),
+      transport: p.socket && p.socket.io.engine ? p.socket.io.engine.transport.name : null,
+      extensions: p.extensions,
+    })),
+  );
+}
+
+function stop() {
+  for (const phone of phones) {
+    if (phone && phone.socket) phone.socket.disconnect();
+    if (phone) phone.agent.destroy();
+  }
+  send("stopped", null);
+  setTimeout(() => process.exit(0), 100);
+}
+
+const lines = readline.createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  const command = JSON.parse(line);
+  if (command.cmd === "connect") connect(command);
+  else if (command.cmd === "vote") vote(command);
+  else if (command.cmd === "extensions") extensions();
+  else stop();
+});
+lines.on("close", () => stop());
