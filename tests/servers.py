@@ -215,6 +215,24 @@ def create_workshop(server: RunningServer, http: requests.Session) -> tuple[int,
     return session_id, code.group(1)
 
 
+def open_workshop(server: RunningServer, strand: str = "culture") -> tuple[int, str]:
+    """A live session made through the facilitator's forms, with `strand` opened from a real
+    console; returns the session id and its join code."""
+    with server.facilitator() as http:
+        session_id, code = create_workshop(server, http)
+        with socketio.SimpleClient() as console:
+            console.connect(
+                server.url,
+                headers=server.cookie_header(http),
+                auth={"role": "console", "session_id": session_id},
+                transports=["websocket"],
+                wait_timeout=10,
+            )
+            opened = console.call("control", {"action": "open", "strand": strand}, timeout=10)
+            assert opened["ok"], opened
+    return session_id, code
+
+
 def consecutive_free_ports(n: int) -> int:
     """The first of n consecutive free ports on 127.0.0.1 (a server and its neighbours)."""
     for _ in range(50):

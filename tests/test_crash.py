@@ -20,7 +20,7 @@ import requests
 import socketio
 from sqlalchemy import select
 
-from tests.servers import RunningServer, create_workshop, free_port, running_server, screen_client
+from tests.servers import RunningServer, free_port, open_workshop, running_server, screen_client
 from voting.database import Database
 from voting.models import Participant, Vote, VoteHistory
 
@@ -198,18 +198,7 @@ def test_a_killed_server_keeps_every_acknowledged_vote_and_resends_apply_once(
     port = free_port()
     phones = [Phone(i) for i in range(PHONES)]
     with running_server(database_url, tmp_path, port=port, VOTING_TALLY_INTERVAL="0.05") as server:
-        http = server.facilitator()
-        session_id, code = create_workshop(server, http)
-        with socketio.SimpleClient() as console:
-            console.connect(
-                server.url,
-                headers=server.cookie_header(http),
-                auth={"role": "console", "session_id": session_id},
-                transports=["websocket"],
-                wait_timeout=10,
-            )
-            opened = console.call("control", {"action": "open", "strand": STRAND}, timeout=10)
-            assert opened["ok"], opened
+        session_id, code = open_workshop(server, STRAND)
         asyncio.run(_vote_until_killed(server, code, phones))
         assert server.process.returncode == -signal.SIGKILL
         killed_log = server.log()

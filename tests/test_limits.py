@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.helpers import PASSPHRASE, RecordingClient, control, csrf_from, dump, phone, screen, vote
-from tests.servers import create_workshop, running_server
+from tests.servers import open_workshop, running_server
 from voting.access.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, TokenBucket, limits
 from voting.database import Database
 from voting.live.events import socketio as server_socketio
@@ -246,23 +246,6 @@ def test_one_phone_cannot_flood_a_session(
 # ---------------------------------------------------------------- a real server
 
 
-def _open_workshop(server: Any) -> str:
-    """A live session with culture open; returns its join code."""
-    with server.facilitator() as http:
-        session_id, code = create_workshop(server, http)
-        with socketio.SimpleClient() as console:
-            console.connect(
-                server.url,
-                headers=server.cookie_header(http),
-                auth={"role": "console", "session_id": session_id},
-                transports=["websocket"],
-                wait_timeout=10,
-            )
-            opened = console.call("control", {"action": "open", "strand": "culture"}, timeout=10)
-            assert opened["ok"], opened
-    return code
-
-
 def _phone(server: Any, code: str, transport: str) -> tuple[socketio.Client, list[str]]:
     closed: list[str] = []
     client = socketio.Client(reconnection=False)
@@ -307,7 +290,7 @@ def test_an_oversized_message_is_refused_and_the_server_keeps_serving(
     being read; a message under it is read and refused by the usual checks."""
     database_url = f"sqlite:///{tmp_path / 'voting.sqlite3'}"
     with running_server(database_url, tmp_path) as server:
-        code = _open_workshop(server)
+        _, code = open_workshop(server)
         bystander, _ = _phone(server, code, "websocket")
         sender, closed = _phone(server, code, transport)
 
@@ -343,7 +326,7 @@ def test_undecodable_packets_do_not_stop_the_server(tmp_path: Path) -> None:
     connect payload (read by the decoder as an ack id), broken JSON, an unknown packet type."""
     database_url = f"sqlite:///{tmp_path / 'voting.sqlite3'}"
     with running_server(database_url, tmp_path) as server:
-        code = _open_workshop(server)
+        _, code = open_workshop(server)
         bystander, _ = _phone(server, code, "websocket")
         ws_url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         for frame in ("400.0", '40{"role":', "4" + "9" * 30, "49{}", '42["vote",{]', "x"):
