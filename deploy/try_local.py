@@ -1,13 +1,16 @@
-"""Run deploy/nginx.conf for real on this machine, on 127.0.0.1 only: two eventlet workers
-(`voting serve --workers 2`) on a private PostgreSQL schema and Redis channel, nginx in front,
-phones voting through nginx (long-polling upgraded to WebSocket), the presenter connected to
-worker 2 directly. Prints what it checked; exits non-zero if anything is off.
+"""Run the deploy recipe for real on this machine, on 127.0.0.1 only: build the wheel from this
+checkout, install it with the postgres and redis extras into a fresh virtualenv (as
+deploy/README.md does in /opt/voting), start that virtualenv's `voting serve --workers 2` from
+an empty folder on a private PostgreSQL schema and Redis channel, put deploy/nginx.conf in front,
+and have phones vote through nginx (long-polling upgraded to WebSocket) while the presenter is
+connected to worker 2 directly. Prints what it checked; exits non-zero if anything is off.
 
     VOTING_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python deploy/try_local.py
 
 Needs nginx on PATH (Debian: apt-get install nginx-light), PostgreSQL and Redis
-(VOTING_TEST_REDIS_URL, default redis://127.0.0.1:6379/0) and the test extra.
+(VOTING_TEST_REDIS_URL, default redis://127.0.0.1:6379/0), the test extra (this script drives
+the server with its clients) and the package index (the install fetches the dependencies).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import requests  # noqa: E402
 import socketio  # noqa: E402
 
 from tests.helpers import PASSPHRASE  # noqa: E402
+from tests.installs import Install, build_wheel, install  # noqa: E402
 from tests.servers import (  # noqa: E402
     RunningServer,
     _wait_until_up,
@@ -102,6 +106,28 @@ async def vote_through(proxy: str, direct: RunningServer, http: requests.Session
     return {"acks": acks, "transports": transports, "tally": tallies[-1] if tallies else None}
 
 
+def install_wheel(prefix: Path) -> Install:
+    """The wheel of this checkout, installed with the extras the recipe uses into a fresh
+    virtualenv under `prefix`; says where the installed package lives."""
+    started = time.monotonic()
+    wheel = build_wheel(prefix / "build")
+    installed = install(wheel, prefix / "venv", extras=("postgres", "redis"))
+    where = subprocess.run(
+        [str(installed.python), "-c", "import voting; print(voting.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=prefix,
+        check=True,
+    ).stdout.strip()
+    print(
+        f"built {wheel.name}, installed into {installed.venv} ({time.monotonic() - started:.0f} s)"
+    )
+    print(f"the workers run {where}")
+    if not Path(where).is_relative_to(installed.venv):
+        raise RuntimeError(f"voting is imported from {where}, not from the installed wheel")
+    return installed
+
+
 def main() -> int:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
@@ -114,25 +140,31 @@ def main() -> int:
     queue = os.environ.get("VOTING_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
     with tempfile.TemporaryDirectory(prefix="voting-nginx-") as tmp, fresh_schema(database) as url:
         prefix = Path(tmp)
+        installed = install_wheel(prefix)
         first = consecutive_free_ports(2)
         workers = [first, first + 1]
         proxy_port = free_port()
+        # Only what /etc/voting/env and the unit set (deploy/README.md): no VOTING_* setting of
+        # this shell, and no PYTHONPATH that could reach the checkout.
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("VOTING_")},
             "VOTING_DATABASE_URL": url,
             "VOTING_MESSAGE_QUEUE": queue,
             "VOTING_MESSAGE_QUEUE_CHANNEL": fresh_channel(),
             "VOTING_FACILITATOR_PASSPHRASE": PASSPHRASE,
             "VOTING_SECRET_KEY": "try-local secret",
-            "VOTING_INSTANCE_DIR": tmp,
+            "VOTING_INSTANCE_DIR": str(prefix / "instance"),
             "PYTHONUNBUFFERED": "1",
         }
+        env.pop("PYTHONPATH", None)
+        workdir = prefix / "run"
+        workdir.mkdir()
         log = prefix / "workers.log"
         with log.open("wb") as out:
             serve = subprocess.Popen(
-                [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1",
+                [str(installed.voting), "serve", "--host", "127.0.0.1",
                  "--port", str(first), "--workers", "2"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir,
             )  # fmt: skip
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (prefix / kind).mkdir()

@@ -92,21 +92,30 @@ def running_server(
         **{k: str(v) for k, v in env.items()},
     }
     environment.pop("VOTING_ASYNC_MODE", None) if "VOTING_ASYNC_MODE" not in env else None
+    command = [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with serving(command, environment, port, log_path, preexec_fn=preexec_fn) as server:
+        yield server
+
+
+@contextmanager
+def serving(
+    command: list[str],
+    environment: dict[str, str],
+    port: int,
+    log_path: Path,
+    cwd: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[RunningServer]:
+    """Start a server command listening on 127.0.0.1:`port`, wait until it answers, stop it
+    after: this checkout's `python -m voting serve` or an installed `voting serve`
+    (tests/installs.py)."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voting",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,
+            cwd=cwd,
             preexec_fn=preexec_fn,
         )
     server = RunningServer(f"http://127.0.0.1:{port}", process, log_path, environment)
