@@ -353,13 +353,19 @@ def disconnect_login(login_id: str) -> int:
     keeps the copy of the login it connected with, so logging out must reach it): this
     worker's at once, other workers' through `TallyBus`. Returns how many this worker closed."""
     closed = _disconnect_local_login(login_id)
-    bus = current_app.extensions["voting_tallies"].bus
-    if bus is not None:
-        try:
-            bus.publish_logout(login_id)
-        except Exception:  # Redis is down: other workers' screens stay until they reconnect
-            log.exception("logout not signalled to other workers")
+    _tell_other_workers(lambda bus: bus.publish_logout(login_id), "logout")
     return closed
+
+
+def _tell_other_workers(publish: Callable[[TallyBus], None], what: str) -> None:
+    """Signal the other workers through the tally bus, when there is one (several workers)."""
+    bus = current_app.extensions["voting_tallies"].bus
+    if bus is None:
+        return
+    try:
+        publish(bus)
+    except Exception:  # Redis is down: other workers' screens stay until they reconnect
+        log.exception("%s not signalled to other workers", what)
 
 
 def _logout_heard(login_id: str) -> None:
@@ -376,12 +382,7 @@ def close_deleted_session(session_id: int) -> int:
     does); when they reconnect they are told the session no longer exists. Returns how many
     this worker closed."""
     closed = _disconnect_local_session(session_id)
-    bus = current_app.extensions["voting_tallies"].bus
-    if bus is not None:
-        try:
-            bus.publish_deleted(session_id)
-        except Exception:  # Redis is down: other workers' screens stay until they reconnect
-            log.exception("deletion not signalled to other workers")
+    _tell_other_workers(lambda bus: bus.publish_deleted(session_id), "deletion")
     return closed
 
 
