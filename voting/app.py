@@ -15,7 +15,7 @@ from voting import database, frameworks
 from voting.access import auth
 from voting.config import Config, shipped_folder
 from voting.facilitator import facilitate
-from voting.live import events, participate
+from voting.live import compression, events, participate
 from voting.reporting import reports
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(facilitate.bp)
     app.register_blueprint(reports.bp)
     events.init_app(app)
+    compression.decline_websocket_compression(app)
     app.before_request(_refuse_nul_in_fields)
     if app.config.get("PROXY_COUNT"):
         # Outermost, so that Socket.IO handshakes see the client's address too (rate limits).
