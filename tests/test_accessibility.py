@@ -34,6 +34,7 @@ from tests.browser_stages import (
 from tests.browser_support import ARTIFACTS, DESKTOP, PHONE, TIMEOUT_MS, PageErrors
 from tests.colour_vision import contrast, parse
 from tests.servers import RunningServer, running_server
+from voting.colours import level_colours
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -650,7 +651,8 @@ def test_pages_for_phones_reflow_at_320_css_pixels(stage: Stage, path: str) -> N
 
 def test_presenter_bars_carry_text_and_use_the_checked_colours(stage: Stage) -> None:
     """Each bar says its level and its figures in text; the fills are the level colours checked
-    for colour vision deficiencies in tests/test_colours.py, on a white track."""
+    for colour vision deficiencies in tests/test_colours.py (voting/colours.py), on a white
+    track."""
     session = stage.workshop.new_session()
     stage.workshop.run_to(session, "start", "open", "votes", "results", "close", "reveal")
     page = stage.presenter(session)
@@ -662,16 +664,14 @@ def test_presenter_bars_carry_text_and_use_the_checked_colours(stage: Stage) -> 
     assert hidden == ["true"] * len(LEVELS)  # the drawing is hidden; the text is read
     styles = page.evaluate(
         """() => {
-            const root = getComputedStyle(document.documentElement);
             const fills = [...document.querySelectorAll('#strand-results .bar-fill')];
             return {
-                variables: [1, 2, 3, 4].map(n => root.getPropertyValue('--level-' + n).trim()),
                 fills: fills.map(f => getComputedStyle(f).backgroundColor),
                 track: getComputedStyle(document.querySelector('.bar-track')).backgroundColor,
             };
         }"""
     )
-    assert [parse(c) for c in styles["fills"]] == [parse(c) for c in styles["variables"]]
+    assert [parse(c) for c in styles["fills"]] == [parse(c) for c in level_colours(len(LEVELS))]
     assert parse(styles["track"]) == parse("#ffffff")
     for colour in styles["fills"]:
         assert contrast(colour, styles["track"]) >= 3, colour

@@ -1,7 +1,8 @@
-"""The four level colours of the bars (static/css/app.css) stay apart for people with colour
-vision deficiencies, and stand out from what they are drawn on. The bars only illustrate: every
-bar also carries its level's name and its figures in text (checked in the browser by
-tests/test_accessibility.py), so nobody needs the colours to read the results.
+"""The level colours of the bars and charts (voting/colours.py) stay apart for people with colour
+vision deficiencies, and stand out from what they are drawn on, for every number of levels a
+framework may have (2 to 7). The bars only illustrate: every bar also carries its level's name
+and its figures in text (checked in the browser by tests/test_accessibility.py), so nobody needs
+the colours to read the results.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from pathlib import Path
 import pytest
 
 from tests.colour_vision import DICHROMACIES, ciede2000, contrast, difference
+from voting import colours, frameworks
+from voting.colours import level_colours
+from voting.reporting import charts
 
 CSS = Path(__file__).resolve().parent.parent / "static" / "css" / "app.css"
 VISIONS = ["normal", *DICHROMACIES]
+SCALES = range(frameworks.MIN_LEVELS, frameworks.MAX_LEVELS + 1)
 # CIEDE2000 of 2 is a just-noticeable difference; 10 or more is apart at a glance. 15 leaves room
 # for a projector's washed-out colours.
 MIN_DIFFERENCE = 15.0
 MIN_NON_TEXT_CONTRAST = 3.0  # WCAG 1.4.11
-
-
-def level_colours() -> dict[str, str]:
-    found = dict(re.findall(r"--(level-\d):\s*(#[0-9a-fA-F]{6})\s*;", CSS.read_text()))
-    assert sorted(found) == ["level-1", "level-2", "level-3", "level-4"], found
-    return found
+MIN_TEXT_CONTRAST = 4.5  # WCAG 1.4.3
+WHITE = "#ffffff"
 
 
 def track_background() -> str:
@@ -45,23 +46,72 @@ def test_the_colour_difference_matches_the_published_test_data() -> None:
     assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)
 
 
+@pytest.mark.parametrize("levels", SCALES)
+def test_there_is_one_colour_per_level_and_no_repeats(levels: int) -> None:
+    chosen = level_colours(levels)
+    assert len(chosen) == levels
+    assert len(set(chosen)) == levels
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in chosen), chosen
+
+
+def test_four_levels_keep_the_colours_they_always_had() -> None:
+    assert level_colours(4) == ("#a23b0c", "#d47500", "#4a90c8", "#1d4f91")
+
+
+@pytest.mark.parametrize("levels", [0, 1, 8])
+def test_a_scale_outside_two_to_seven_has_no_colours(levels: int) -> None:
+    with pytest.raises(ValueError, match="2 to 7"):
+        level_colours(levels)
+
+
 @pytest.mark.parametrize("vision", VISIONS)
-def test_every_two_levels_look_different_with_each_kind_of_colour_vision(vision: str) -> None:
-    colours = level_colours()
+@pytest.mark.parametrize("levels", SCALES)
+def test_every_two_levels_look_different_with_each_kind_of_colour_vision(
+    levels: int, vision: str
+) -> None:
+    chosen = level_colours(levels)
     close = [
-        (a, b, round(difference(colours[a], colours[b], vision), 1))
-        for a, b in itertools.combinations(sorted(colours), 2)
-        if difference(colours[a], colours[b], vision) < MIN_DIFFERENCE
+        (a, b, round(difference(a, b, vision), 1))
+        for a, b in itertools.combinations(chosen, 2)
+        if difference(a, b, vision) < MIN_DIFFERENCE
     ]
-    assert close == [], f"{vision}: levels too alike (CIEDE2000): {close}"
+    assert close == [], f"{levels} levels, {vision}: levels too alike (CIEDE2000): {close}"
 
 
-def test_every_bar_stands_out_from_its_track_and_the_page() -> None:
+@pytest.mark.parametrize("levels", SCALES)
+def test_every_bar_stands_out_from_its_track_and_the_page(levels: int) -> None:
     track = track_background()
     weak = [
-        (name, colour, ground, round(contrast(colour, ground), 2))
-        for name, colour in sorted(level_colours().items())
-        for ground in (track, "#ffffff")
+        (colour, ground, round(contrast(colour, ground), 2))
+        for colour in level_colours(levels)
+        for ground in (track, WHITE)
         if contrast(colour, ground) < MIN_NON_TEXT_CONTRAST
     ]
     assert weak == [], weak
+
+
+def test_text_on_the_charts_is_readable() -> None:
+    """Labels are never drawn on a bar: counts sit above their bar and names in the legend, in
+    the text colour on white; the split note is in the warning colour on white."""
+    for colour in (charts.TEXT, colours.WARNING):
+        assert contrast(colour, WHITE) >= MIN_TEXT_CONTRAST, colour
+    svg = charts.grouped_bars("c", "t", "d", ["A", "B", "C"], [("Forum", [1, 2, 3])], note="n")
+    fills = re.findall(r'<text [^>]*fill="([^"]+)"', svg)
+    assert fills and set(fills) <= {charts.TEXT, colours.WARNING}, set(fills)
+
+
+@pytest.mark.parametrize("levels", SCALES)
+def test_the_svg_chart_colours_each_level_with_its_colour(levels: int) -> None:
+    names = [f"Level {i}" for i in range(1, levels + 1)]
+    svg = charts.grouped_bars("c", "t", "d", names, [("Forum", list(range(1, levels + 1)))])
+    legend = re.findall(r'<rect x="\d+" y="14" width="12" height="12" fill="([^"]+)"/>', svg)
+    bars = re.findall(
+        r'<rect x="[\d.]+" y="[\d.]+" width="18" height="[\d.]+" fill="([^"]+)"/>', svg
+    )
+    assert legend == list(level_colours(levels))
+    assert bars == list(level_colours(levels))
+
+
+def test_the_colours_match_the_frameworks_level_limits() -> None:
+    assert colours.MIN_LEVELS == frameworks.MIN_LEVELS == 2
+    assert colours.MAX_LEVELS == frameworks.MAX_LEVELS == 7

@@ -1,9 +1,10 @@
 """The figures behind the analysis step: plain functions on vote counts and scores.
 
 Nothing here touches the database or Flask, so pages, exports and tests all get the same numbers
-from the same counts. Levels are numbered from 1 (Early=1 … Mature=4 in the national model); a
-`counts` sequence holds the votes per level, level 1 first. Every function copes with no votes at
-all: figures that cannot be worked out are None, never NaN and never an exception.
+from the same counts. Levels are numbered from 1 (Early=1 … Mature=4 in the national model; a
+framework has 2 to 7 levels); a `counts` sequence holds the votes per level, level 1 first, and
+its length is the number of levels. Every function copes with no votes at all: figures that
+cannot be worked out are None, never NaN and never an exception.
 
 The conventions (median, quartiles, consensus, the split rule, the group test and suppression) are
 explained, with their sources, in docs/analysis.md.
@@ -301,6 +302,11 @@ def level_label(value: float | None, level_names: Sequence[str]) -> str:
     if half == 0:
         return level_names[level - 1]
     return f"{level_names[level - 1]}/{level_names[level]}"
+
+
+def scale_words(level_names: Sequence[str]) -> str:
+    """How the levels are scored, for a figure's heading: "Early = 1 to Mature = 4"."""
+    return f"{level_names[0]} = 1 to {level_names[-1]} = {len(level_names)}"
 
 
 def _whole_percent(pct: float) -> str:

@@ -18,7 +18,8 @@ BUILTIN_DIR = Path(__file__).parent / "data" / "frameworks"
 DEFAULT_FRAMEWORK_ID = "early-help-2016"
 MAX_FILE_BYTES = 512 * 1024
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-MAX_LEVELS = 7
+MIN_LEVELS = 2
+MAX_LEVELS = 7  # voting/colours.py has a colour for each level up to this many
 MAX_STRANDS = 40
 MAX_DESCRIPTORS = 20
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -162,14 +163,18 @@ def parse(document: Any, source: str = "framework") -> Framework:
     check = _Checker(source)
     doc = check.mapping(document, "(top level)")
     fid = check.key(doc.get("id"), "id")
-    raw_levels = check.sequence(doc.get("levels"), "levels", 2, MAX_LEVELS)
+    raw_levels = check.sequence(doc.get("levels"), "levels", MIN_LEVELS, MAX_LEVELS)
     levels: list[Level] = []
     for i, raw in enumerate(raw_levels):
         item = check.mapping(raw, f"levels[{i}]")
         key = check.key(item.get("key"), f"levels[{i}].key")
         if any(lv.key == key for lv in levels):
             raise check.fail(f"levels[{i}].key", "a key not used by another level", key)
-        levels.append(Level(key, check.text(item.get("name"), f"levels[{i}].name", 40), i + 1))
+        name = check.text(item.get("name"), f"levels[{i}].name", 40)
+        # Names head the columns of the downloads (n_early, % Early…): two alike would collide.
+        if any(lv.name.casefold() == name.casefold() for lv in levels):
+            raise check.fail(f"levels[{i}].name", "a name not used by another level", name)
+        levels.append(Level(key, name, i + 1))
     raw_strands = check.sequence(doc.get("strands"), "strands", 1, MAX_STRANDS)
     strands: list[Strand] = []
     for i, raw in enumerate(raw_strands):

@@ -34,6 +34,9 @@
       var isDesk = desk && (desk.level === level.number || desk.upper_level === level.number);
       var fill = el('span', { className: 'bar-fill level-' + level.number });
       fill.style.width = percent(n, total) + '%';
+      /* The server picks the colour for the number of levels (voting/colours.py). Set through
+         the CSSOM, which the Content-Security-Policy allows (a style attribute it would not). */
+      fill.style.backgroundColor = level.colour;
       list.appendChild(el('li', { className: 'bar-row' + (isDesk ? ' is-desk' : '') }, [
         el('span', { className: 'bar-label', text: level.name }),
         el('span', { className: 'bar-track', 'aria-hidden': 'true' }, [fill]),

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from voting.assessments import framework_of
+from voting.colours import level_colours
 from voting.frameworks import Framework, Strand
 from voting.labels import DEFAULT_SECTORS, ROLE_CHOICES, rating_label
 from voting.live.votes import current_votes, profile_of
@@ -71,7 +72,13 @@ def _session_header(loaded: Loaded) -> dict[str, Any]:
 
 
 def _levels(framework: Framework) -> list[dict[str, Any]]:
-    return [{"number": lv.number, "key": lv.key, "name": lv.name} for lv in framework.levels]
+    # Each level's bar colour travels with it, so the pages colour any number of levels the
+    # way the charts and the workbook do, from voting/colours.py.
+    colours = level_colours(len(framework.levels))
+    return [
+        {"number": lv.number, "key": lv.key, "name": lv.name, "colour": colour}
+        for lv, colour in zip(framework.levels, colours, strict=True)
+    ]
 
 
 def _strand_content(framework: Framework, strand: Strand) -> dict[str, Any]:

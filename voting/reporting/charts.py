@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-# Colour-blind-safe and ordered (orange to blue), matching static/css/app.css; every bar also
-# has its level named in the legend and its count written beside it.
-LEVEL_COLOURS = ("#a23b0c", "#d47500", "#4a90c8", "#1d4f91")
+from voting.colours import WARNING, level_colours
+
+# Level colours come from voting/colours.py (the same on every page and in the workbook); every
+# bar also has its level named in the legend and its count written above it.
 TEXT = "#0b0c0c"
 GRID = "#b1b4b6"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
-
-
-def colour(level_index: int) -> str:
-    return LEVEL_COLOURS[level_index % len(LEVEL_COLOURS)]
 
 
 def grouped_bars(
@@ -33,6 +30,7 @@ def grouped_bars(
     a line printed on the chart itself, so that a split room shows in the picture too.
     """
     levels = len(level_names)
+    colours = level_colours(levels)
     bar, gap, group_gap = 18, 4, 28
     group_width = levels * (bar + gap) + group_gap
     left, top, plot_height, label_room = 44, 56, 180, 64
@@ -53,11 +51,10 @@ def grouped_bars(
         f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
     ]
-    parts += _legend(level_names, desk_levels, left)
+    parts += _legend(level_names, colours, desk_levels, left)
     if note:
         parts.append(
-            f'<text x="{left}" y="44" fill="{LEVEL_COLOURS[0]}" font-weight="700">'
-            f"{escape(note)}</text>"
+            f'<text x="{left}" y="44" fill="{WARNING}" font-weight="700">{escape(note)}</text>'
         )
     baseline = top + plot_height
     for step in _ticks(peak):
@@ -80,7 +77,7 @@ def grouped_bars(
                 h = n * scale
                 parts.append(
                     f'<rect x="{x}" y="{baseline - h:.1f}" width="{bar}" height="{h:.1f}" '
-                    f'fill="{colour(level)}"/>'
+                    f'fill="{colours[level]}"/>'
                 )
                 parts.append(
                     f'<text x="{x + bar / 2}" y="{baseline - h - 3:.1f}" text-anchor="middle" '
@@ -94,12 +91,14 @@ def grouped_bars(
     return "".join(parts)
 
 
-def _legend(level_names: Sequence[str], desk_levels: Sequence[int], left: int) -> list[str]:
+def _legend(
+    level_names: Sequence[str], colours: Sequence[str], desk_levels: Sequence[int], left: int
+) -> list[str]:
     parts, x = [], left
     for index, name in enumerate(level_names):
         text = name + (" (desk)" if index + 1 in desk_levels else "")
         parts.append(
-            f'<rect x="{x}" y="14" width="12" height="12" fill="{colour(index)}"/>'
+            f'<rect x="{x}" y="14" width="12" height="12" fill="{colours[index]}"/>'
             f'<text x="{x + 16}" y="24" fill="{TEXT}">{escape(text)}</text>'
         )
         x += 24 + 7 * len(text)

@@ -95,6 +95,7 @@ def _context(results: Results, **extra: Any) -> dict[str, Any]:
         "results": results,
         "assessment": results.assessment,
         "level_label": analysis.level_label,
+        "scale_words": analysis.scale_words,
         "chart": lambda strand: strand_chart(results, strand),
         "forum_labels": FORUM_LABELS,
         "hidden_words": lambda reason: disclosure.hidden_words(reason, results.min_group_size),

@@ -22,8 +22,9 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from voting import analysis
+from voting.colours import level_colours
 from voting.labels import FORUM_LABELS
-from voting.reporting import charts, disclosure, exports
+from voting.reporting import disclosure, exports
 from voting.reporting.results import Results, StrandResult
 
 SUMMARY, DESK, CHARTS, GROUPS = "Summary", "Desk", "Charts", "Groups"
@@ -58,7 +59,7 @@ _HEADINGS = {
     "votes": "Votes",
     "median": "Median",
     "modes": "Most chosen",
-    "mean": "Mean (Early = 1)",
+    "mean": "Mean",  # completed with the scale by summary_columns: "Mean (Early = 1 to …)"
     "sd": "Standard deviation",
     "consensus": "Consensus",
     "iqr": "Interquartile range",
@@ -237,12 +238,13 @@ def summary_columns(results: Results) -> list[tuple[str, str]]:
     """(key of exports.summary_rows, heading) in the order the Summary sheet shows them."""
     counts = [(f"n_{name.lower()}", name) for name in results.level_names]
     shares = [(f"pct_{name.lower()}", f"% {name}") for name in results.level_names]
+    headings = {**_HEADINGS, "mean": f"Mean ({analysis.scale_words(results.level_names)})"}
     return [
-        *((k, _HEADINGS[k]) for k in _LEADING),
+        *((k, headings[k]) for k in _LEADING),
         *counts,
-        *((k, _HEADINGS[k]) for k in _MIDDLE),
+        *((k, headings[k]) for k in _MIDDLE),
         *shares,
-        *((k, _HEADINGS[k]) for k in _TRAILING),
+        *((k, headings[k]) for k in _TRAILING),
     ]
 
 
@@ -378,9 +380,11 @@ def _strand_chart(book: Workbook, results: Results, strand: StrandResult, data_r
             "values": [CHARTS, data_row, 1, data_row, levels],
             # One colour per level, the same as the SVG charts on the pages.
             "points": [
-                {"fill": {"color": charts.colour(i)}, "border": {"none": True}}
-                for i in range(levels)
+                {"fill": {"color": colour}, "border": {"none": True}}
+                for colour in level_colours(levels)
             ],
+            # Excel's default for a column chart puts each count above its bar, in black on
+            # white, never on a dark fill: keep it so.
             "data_labels": {"value": True},
             "gap": 60,
         }
