@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import control, last, make_session, phone, post_form, received, screen, vote
+from tests.helpers import control, last, make_session, phone, post_form, received, screen, vote
 from tests.scales import LEVEL_NAMES, STRANDS, framework_document, framework_yaml, planned_votes
 from voting.colours import level_colours
 from voting.frameworks import FrameworkError, parse
