@@ -33,13 +33,28 @@ pending = {"tally": False}
 @server.on("connect")
 def connect(sid: str, _environ: dict[str, Any], auth: Any = None) -> None:
     role = (auth or {}).get("role")
-    server.enter_room(sid, "presenter" if role == "presenter" else "phones")
+    server.enter_room(sid, role if role in ("presenter", "console") else "phones")
 
 
 def _flush() -> None:
     server.sleep(TALLY_INTERVAL)
     pending["tally"] = False
     server.emit("tally", {"voted": {k: len(v) for k, v in voters.items()}}, to="presenter")
+
+
+# About the size of a small session's state; the app's phone `state` is far larger.
+SMALL_STATE = {
+    "session": {"status": "running", "pacing": "live", "show_results": False},
+    "strands": [{"key": f"strand-{i}", "status": "closed", "round": 1} for i in range(9)],
+}
+
+
+@server.on("control")
+def control(_sid: str, data: Any) -> dict[str, Any]:
+    """A console action: every phone gets the (small) state, as the app sends its snapshot."""
+    state = {**SMALL_STATE, "current": str((data or {}).get("strand"))}
+    server.emit("state", state, to="phones")
+    return {"ok": True}
 
 
 @server.on("vote")

@@ -296,6 +296,24 @@ class NodeClients:
             self._send(process, {"cmd": "vote", "strand": strand, "schedule": schedule, "t0": t0})
         return await self.gather("voted")
 
+    async def reach(self, sent: float, limit: float = 60.0) -> dict[str, Any]:
+        """How long a broadcast `state` sent at `sent` took to reach every phone."""
+        deadline = time.monotonic() + limit
+        while True:
+            for process in self.processes:
+                self._send(process, {"cmd": "states"})
+            times = await self.gather("states")
+            arrived = [t - sent for t in times if t is not None and t > sent]
+            if len(arrived) == len(times) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        return {
+            "phones_reached": len(arrived),
+            "phones": len(times),
+            "last_phone_s": round(max(arrived), 3) if arrived else None,
+            "p50_s": round(percentile(arrived, 50), 3) if arrived else None,
+        }
+
     async def extensions(self) -> list[Any]:
         for process in self.processes:
             self._send(process, {"cmd": "extensions"})
@@ -428,22 +446,23 @@ class Screens:
             wait_timeout=10,
             auth={"role": "presenter", "session_id": self.target.session_id or 1},
         )
-        if self.target.session_id is not None:
-            self.console = socketio.AsyncClient(reconnection=False)
-            await self.console.connect(
-                self.target.urls[0],
-                headers=dict(headers),
-                transports=["websocket"],
-                wait_timeout=10,
-                auth={"role": "console", "session_id": self.target.session_id},
-            )
+        # The echo has a console too: its `control` broadcasts a small `state` to every phone,
+        # the baseline for how long a console action takes to reach the room.
+        self.console = socketio.AsyncClient(reconnection=False)
+        await self.console.connect(
+            self.target.urls[0],
+            headers=dict(headers),
+            transports=["websocket"],
+            wait_timeout=10,
+            auth={"role": "console", "session_id": self.target.session_id or 1},
+        )
 
-    async def open(self, strand: str) -> None:
-        if self.console is not None:
-            ack = await self.console.call(
-                "control", {"action": "open", "strand": strand}, timeout=10
-            )
-            assert ack["ok"], ack
+    async def open(self, strand: str) -> float:
+        """Open a strand from the console; returns the monotonic time the action was sent."""
+        sent = time.monotonic()
+        ack = await self.console.call("control", {"action": "open", "strand": strand}, timeout=10)
+        assert ack["ok"], ack
+        return sent
 
     def voted(self, strand: str) -> int:
         return self.tallies[-1][1].get(strand, 0) if self.tallies else 0
@@ -532,8 +551,12 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
                 negotiated[key] = negotiated.get(key, 0) + 1
             report["connect"]["websocket_extensions"] = negotiated
 
+        # A console action (opening a strand) reaching every phone as `state`.
+        action_sent = await screens.open(STRAND_BURST)
+        if isinstance(clients, NodeClients):
+            report["console_action"] = await clients.reach(action_sent)
+
         # Burst: many phones within one second.
-        await screens.open(STRAND_BURST)
         burst = min(args.burst, len(ok))
         votes = await clients.vote(STRAND_BURST, burst, 1.0)
         acked = [(s, a) for s, a, good in votes if good and a is not None]
@@ -560,18 +583,24 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
         await asyncio.sleep(0.5)
         sustained = min(int(args.rate * args.duration), len(ok))
         profiler = start_profiler(args.profile, target, args.duration + 2) if args.profile else None
+        # A busy neighbour taking one core for the whole phase (--hog).
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.hog else None
         cpu2 = cpu_seconds(target.pids)
         mark = len(screens.tallies)
         votes = await clients.vote(STRAND_SUSTAINED, sustained, sustained / args.rate)
         acked = [(s, a) for s, a, good in votes if good and a is not None]
         exact_at = await screens.until_voted(STRAND_SUSTAINED, sustained)
         cpu3 = cpu_seconds(target.pids)
+        if hog is not None:
+            hog.kill()
+            hog.wait()
         if profiler is not None:
             profiler.wait(timeout=60)
         first_sent = min(s for s, _a in acked) if acked else math.nan
         last_ack = max((a for _s, a in acked), default=math.nan)
         tallies = [(t, v.get(STRAND_SUSTAINED, 0)) for t, v in screens.tallies[mark:]]
         report["sustained"] = {
+            "cpu_hog": bool(args.hog),
             "votes": sustained,
             "target_rate": args.rate,
             "acknowledged": len(acked),
@@ -683,6 +712,10 @@ def ratios(app: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:
         ),
         "burst_ack_p50": ratio(app["burst"]["ack_ms"]["p50"], echo["burst"]["ack_ms"]["p50"]),
         "burst_ack_p95": ratio(app["burst"]["ack_ms"]["p95"], echo["burst"]["ack_ms"]["p95"]),
+        "console_action_to_last_phone": ratio(
+            app.get("console_action", {}).get("last_phone_s"),
+            echo.get("console_action", {}).get("last_phone_s"),
+        ),
         "sustained_ack_p95": ratio(
             app["sustained"]["ack_ms"]["p95"], echo["sustained"]["ack_ms"]["p95"]
         ),
@@ -729,6 +762,9 @@ def main() -> int:
         "--no-deflate",
         action="store_true",
         help="node phones offer no WebSocket compression (Chromium always offers it)",
+    )
+    parser.add_argument(
+        "--hog", action="store_true", help="a CPU hog takes one core during the sustained phase"
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default=None)

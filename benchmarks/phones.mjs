@@ -18,7 +18,8 @@
 //   {"cmd": "connect", "url": "http://127.0.0.1:5000", "code": "ABC123", "first": 0,
 //    "count": 500, "concurrency": 25, "page": true, "deflate": true}
 //   {"cmd": "vote", "strand": "leadership", "schedule": [[0, 0.0], [1, 0.002]], "t0": 1234.5}
-//   {"cmd": "extensions"}    which Sec-WebSocket-Extensions each phone's server answered
+//   {"cmd": "extensions"}    which WebSocket extensions each phone's server agreed to
+//   {"cmd": "states"}        when each phone last received a `state` broadcast
 //   {"cmd": "stop"}
 
 import http from "node:http";
@@ -95,6 +96,9 @@ function join(index, url, code, options) {
       timeout: 30000,
     });
     phone.socket = socket;
+    socket.on("state", () => {
+      phone.lastState = now();
+    });
     socket.on("joined", (data) => {
       if (data && data.token) phone.token = data.token;
     });
@@ -149,6 +153,11 @@ async function vote(command) {
   send("voted", votes);
 }
 
+function states() {
+  // When each phone last received a `state` broadcast (null: never).
+  send("states", phones.filter(Boolean).map((p) => (p.lastState === undefined ? null : p.lastState)));
+}
+
 function extensions() {
   // What the server answered to each phone's offer (ws's negotiated extensions header).
   send(
@@ -176,6 +185,7 @@ lines.on("line", (line) => {
   if (command.cmd === "connect") connect(command);
   else if (command.cmd === "vote") vote(command);
   else if (command.cmd === "extensions") extensions();
+  else if (command.cmd === "states") states();
   else stop();
 });
 lines.on("close", () => stop());
