@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the Flask application (the `flask --app voting` entry point).
+    """Build the Flask application. It does no start-up work: the `voting` commands call
+    `voting.app.prepare` on it (migrations, stored secrets) before using it.
 
     The factory lives in `voting.app` and is imported here, not at module level, so that the
     server entry point can monkey-patch eventlet or gevent before Flask and its friends load.

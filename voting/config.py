@@ -53,7 +53,7 @@ class Config:
         self.SECRET_KEY: str | None = _env("SECRET_KEY")
         self.PUBLIC_URL: str | None = (_env("PUBLIC_URL") or "").rstrip("/") or None
         self.FACILITATOR_PASSPHRASE: str | None = _env("FACILITATOR_PASSPHRASE")
-        # The server entry point defaults to eventlet; everything else (tests, the flask CLI)
+        # The server entry point defaults to eventlet; everything else (tests, the other commands)
         # runs threading so that an installed eventlet is never picked up by accident.
         self.ASYNC_MODE: str = _env("ASYNC_MODE", "threading") or "threading"
         self.MESSAGE_QUEUE: str | None = _env("MESSAGE_QUEUE")
