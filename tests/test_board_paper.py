@@ -7,6 +7,9 @@ Expected figures are worked out here from the plans the phones voted (tests/work
 
 from __future__ import annotations
 
+import io
+import json
+from html import unescape
 from typing import Any
 
 from flask import Flask
@@ -17,13 +20,21 @@ from tests.downloads import (
     Downloads,
     Tables,
     by_strand,
+    forum_table,
     header_row_of,
     section,
     sheet_table,
     text_of,
 )
-from tests.helpers import control, last, make_session, received, screen
-from tests.workshops import REPORT_FORUMS, STRANDS, ForumPlan, run_forum, total_counts
+from tests.helpers import control, last, make_session, phone, post_form, received, screen, vote
+from tests.workshops import (
+    LEVEL_NAMES,
+    REPORT_FORUMS,
+    STRANDS,
+    ForumPlan,
+    run_forum,
+    total_counts,
+)
 from voting import analysis
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
@@ -230,3 +241,184 @@ def test_a_strand_split_in_one_forum_is_flagged_with_that_forums_name(
     assert (
         forums["Four-person huddle"]["suppressed"] and forums["Four-person huddle"]["split"] is None
     )
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Votes recorded by hand
+
+PHONE_FORUM = ForumPlan(
+    name="Stevenage partnership workshop",
+    forum_type="mixed",
+    locality="Stevenage",
+    profiles=(None,) * 6,
+    votes={"delivery": (1, 2, 2, 1, 2, 3), "culture": (2, 2, 3, 3, 2, 2)},
+)
+# A district forum that voted by a show of hands, counted by the facilitator.
+HANDS = {"delivery": [3, 4, 1, 0], "culture": [0, 2, 3, 2]}
+
+
+def new_session_by_form(facilitator: FlaskClient, aid: int, **fields: Any) -> int:
+    data = {
+        "name": "Dacorum district group",
+        "held_on": "2017-06-28",
+        "forum_type": "operational",
+        "locality": "Dacorum",
+        "strands": ["delivery", "culture"],
+        "pacing": "live",
+        "method": "show_of_hands",
+        **fields,
+    }
+    response = post_form(facilitator, f"/facilitator/assessments/{aid}/sessions/new", data)
+    assert response.status_code == 302, response.get_data(True)[:500]
+    return int(response.headers["Location"].rstrip("/").split("/")[-1])
+
+
+def record_counts(
+    facilitator: FlaskClient, session_id: int, method: str, counts: dict[str, list[int]]
+) -> Any:
+    data = {"record": "counts", "method": method}
+    for key, per_level in counts.items():
+        for level, n in enumerate(per_level, start=1):
+            data[f"count-{key}-{level}"] = str(n)
+    return post_form(facilitator, f"/facilitator/sessions/{session_id}/hand-counts", data)
+
+
+def test_a_show_of_hands_forum_is_counted_and_labelled_in_every_output(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    aid = desk_assessment(app)
+    run_forum(app, facilitator, aid, PHONE_FORUM)
+    sid = new_session_by_form(facilitator, aid)
+    assert record_counts(facilitator, sid, "show_of_hands", HANDS).status_code == 302
+    page = facilitator.get(f"/facilitator/sessions/{sid}/hand-counts").get_data(True)
+    assert "Show of hands: 8" in text_of(page)
+
+    got = Downloads(facilitator, aid)
+    for key, hands in HANDS.items():
+        expected = [a + b for a, b in zip(total_counts([PHONE_FORUM], key), hands, strict=True)]
+        assert [int(got.summary[key][f"n_{n.lower()}"]) for n in LEVEL_NAMES] == expected, key
+        assert got.analysis[key]["counts"] == expected
+        forums = {f["name"]: f for f in got.analysis[key]["forums"]}
+        assert forums["Dacorum district group"]["counts"] == hands
+    # The raw downloads: one row per vote, marked with how it was cast; the JSON keeps counts.
+    by_hand = [r for r in got.votes if r["method"] == "Show of hands"]
+    assert len(by_hand) == sum(map(sum, HANDS.values()))
+    assert {r["session"] for r in by_hand} == {"Dacorum district group"}
+    assert all(r["role"] == "" and r["sector"] == "" for r in by_hand)
+    assert {r["method"] for r in got.votes} == {"Phones", "Show of hands"}
+    raw = got.raw_json
+    session = next(s for s in raw["sessions"] if s["id"] == sid)
+    assert session["method"] == "show_of_hands"
+    assert {(h["strand"], h["level"], h["count"], h["method"]) for h in session["hand_counts"]} == {
+        (key, level, n, "show_of_hands")
+        for key, hands in HANDS.items()
+        for level, n in enumerate(hands, start=1)
+        if n
+    }
+
+    # Saving again by the same method replaces, not adds.
+    assert (
+        record_counts(facilitator, sid, "show_of_hands", {"delivery": [2, 2, 1, 1]}).status_code
+        == 302
+    )
+    again = Downloads(facilitator, aid)
+    forums = {f["name"]: f for f in again.analysis["delivery"]["forums"]}
+    assert forums["Dacorum district group"]["counts"] == [2, 2, 1, 1]
+
+
+def test_hand_counts_kept_in_a_backup_and_restored(app: Flask, facilitator: FlaskClient) -> None:
+    from voting.reporting.results import gather
+    from voting.upkeep.backups import assessment_backup, import_backup
+
+    aid = desk_assessment(app)
+    sid = new_session_by_form(facilitator, aid)
+    assert record_counts(facilitator, sid, "show_of_hands", HANDS).status_code == 302
+    with app.app_context():
+        with get_database().read() as db:
+            document = json.loads(json.dumps(assessment_backup(db, aid)))
+        (entry,) = document["voting_sessions"]
+        assert entry["method"] == "show_of_hands"
+        assert sum(h["count"] for h in entry["hand_counts"]) == 15
+        restored = import_backup(get_database(), document)
+        with get_database().read() as db:
+            results = gather(db, restored.assessment_id)
+            assert results is not None
+            by_key = {s.key: list(s.counts) for s in results.strands}
+    assert by_key["delivery"] == HANDS["delivery"] and by_key["culture"] == HANDS["culture"]
+
+
+def test_a_small_hand_counted_forum_is_suppressed_like_any_other(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    aid = desk_assessment(app)
+    run_forum(app, facilitator, aid, PHONE_FORUM)
+    big = new_session_by_form(facilitator, aid)
+    assert record_counts(facilitator, big, "show_of_hands", HANDS).status_code == 302
+    small = new_session_by_form(facilitator, aid, name="Email round", method="email")
+    upload = io.BytesIO(b"strand,level,count\r\ndelivery,Early,2\r\n6,Mature,1\r\n")
+    response = post_form(
+        facilitator,
+        f"/facilitator/sessions/{small}/hand-counts",
+        {"record": "upload", "method": "email", "file": (upload, "counts.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    got = Downloads(facilitator, aid)
+    forums = {f["name"]: f for f in got.analysis["delivery"]["forums"]}
+    assert forums["Email round"]["suppressed"] and forums["Email round"]["counts"] is None
+    assert "fewer than 5 people" in forums["Email round"]["not_shown"]
+    # Three votes by email are in the raw download, not singled out in the board's.
+    assert len([r for r in got.votes if r["method"] == "Email"]) == 3
+    table = forum_table(got.results_html, "delivery")
+    (row,) = [cells for name, cells in table.items() if name.startswith("Email round")]
+    assert "Not shown: fewer than 5 people" in " ".join(row)
+
+
+def test_a_bad_counts_csv_is_refused_with_its_line_and_changes_nothing(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    aid = desk_assessment(app)
+    sid = new_session_by_form(facilitator, aid)
+    url = f"/facilitator/sessions/{sid}/hand-counts"
+    for body, words in (
+        (b"strand,level,count\r\ndelivery,Early,2\r\nleadership,Early,1\r\n", "Line 3"),
+        (b"strand,level,count\r\ndelivery,Excellent,2\r\n", "'Excellent' is not a level"),
+        (b"strand,level,count\r\ndelivery,Early,-2\r\n", "whole number"),
+        (b"strand;level;count\r\n", "header row"),
+    ):
+        response = post_form(
+            facilitator,
+            url,
+            {"record": "upload", "method": "paper", "file": (io.BytesIO(body), "c.csv")},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 400 and words in unescape(response.get_data(True))
+    bad = record_counts(facilitator, sid, "show_of_hands", {"delivery": [1, "x", 0, 0]})  # type: ignore[list-item]
+    assert bad.status_code == 400
+    assert Downloads(facilitator, aid).analysis["delivery"]["votes"] in (0, None)
+
+
+def test_a_paper_slip_joins_a_live_session_while_its_strand_is_open(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    aid = desk_assessment(app)
+    session = make_session(app, aid, strand_keys=["leadership", "culture"], collect_profile=False)
+    console = screen(app, facilitator, "console", session.id)
+    url = f"/facilitator/sessions/{session.id}/hand-counts"
+    slip = {"record": "slip", "strand": "leadership", "level": "3"}
+    closed = post_form(facilitator, url, slip)
+    assert closed.status_code == 400 and "is not open" in closed.get_data(True)
+
+    assert control(console, action="open", strand="leadership")["ok"]
+    voters = [phone(app, session.join_code) for _ in range(5)]
+    for p in voters:
+        assert vote(p, "leadership", 2)["ok"]
+    received(console)
+    assert post_form(facilitator, url, slip).status_code == 302
+    # The console hears the slip at once, as it hears a phone's vote.
+    tallies = [m["args"][0] for m in received(console) if m["name"] == "tally"]
+    assert tallies and tallies[-1]["counts"]["leadership"] == [0, 5, 1, 0]
+
+    got = Downloads(facilitator, aid)
+    assert got.analysis["leadership"]["counts"] == [0, 5, 1, 0]
+    assert [r["method"] for r in got.votes].count("Paper") == 1

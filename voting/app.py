@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 from voting import database, frameworks
 from voting.access import auth
 from voting.config import Config, shipped_folder
-from voting.facilitator import facilitate
+from voting.facilitator import facilitate, records
 from voting.live import compression, events, participate
 from voting.reporting import reports
 
@@ -58,6 +58,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(participate.bp)
     app.register_blueprint(facilitate.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(records.bp)
     events.init_app(app)
     compression.decline_websocket_compression(app)
     app.before_request(_refuse_nul_in_fields)

@@ -1,5 +1,5 @@
 """Setting up an assessment: its framework (parsed once and cached), desk and agreed ratings,
-and its sessions with their join codes.
+its sessions with their join codes, and the votes a facilitator records by hand.
 
 Every function checks its input, refuses with a message when it does not apply, and otherwise
 commits before returning.
@@ -15,18 +15,23 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from voting.database import Database
 from voting.frameworks import Framework, parse
 from voting.models import (
     FORUM_TYPES,
+    HAND_METHODS,
     PACINGS,
+    VOTE_METHODS,
     AgreedRating,
     Assessment,
     DeskRating,
+    HandCount,
     StrandRating,
     StrandState,
     VotingSession,
+    utcnow,
 )
 from voting.validation import Refusal
 
@@ -171,11 +176,14 @@ class SessionSpec:
     pacing: str
     closes_at: datetime | None
     collect_profile: bool
+    method: str = "phones"
 
 
 def create_session(database: Database, assessment_id: int, spec: SessionSpec) -> int:
     if spec.forum_type not in FORUM_TYPES or spec.pacing not in PACINGS:
         raise Refusal("Choose a forum type and a pacing from the lists.")
+    if spec.method not in VOTE_METHODS:
+        raise Refusal("Choose how the forum votes from the list.")
     if not spec.strand_keys:
         raise Refusal("Choose at least one strand for this session.")
     for _ in range(10):
@@ -206,6 +214,7 @@ def _insert_session(database: Database, assessment_id: int, spec: SessionSpec, c
             pacing=spec.pacing,
             closes_at=spec.closes_at,
             collect_profile=spec.collect_profile,
+            method=spec.method,
             join_code=code,
             current_strand=ordered[0] if spec.pacing == "live" else None,
         )
@@ -213,3 +222,175 @@ def _insert_session(database: Database, assessment_id: int, spec: SessionSpec, c
         db.flush()
         db.add_all(StrandState(session_id=session.id, strand_key=k) for k in ordered)
         return session.id
+
+
+# --------------------------------------------------------------------------------------------
+# Votes recorded by hand
+
+MAX_HAND_COUNT = 10_000
+
+
+def _hand_session(db: Session, session_id: int) -> tuple[VotingSession, Framework]:
+    session = db.get(VotingSession, session_id)
+    if session is None:
+        raise Refusal("That session no longer exists.")
+    return session, framework_of(session.assessment)
+
+
+def save_hand_counts(
+    database: Database, session_id: int, method: str, counts: dict[str, list[int]]
+) -> None:
+    """Set a forum's votes recorded by one method (a show of hands, paper forms, email...):
+    per strand, the number of votes per level, in each strand's current round. Replaces what
+    that method recorded before for those strands; all or nothing."""
+    if method not in HAND_METHODS:
+        raise Refusal("Choose how these votes were cast: paper, email, show of hands or survey.")
+    with database.write() as db:
+        session, framework = _hand_session(db, session_id)
+        levels = len(framework.levels)
+        states = {s.strand_key: s for s in session.strand_states}
+        for key, per_level in counts.items():
+            if key not in states:
+                raise Refusal(f"{key!r} is not a strand of this session.")
+            if len(per_level) != levels:
+                raise Refusal(f"Give a count for each of the {levels} levels.")
+            if any(not 0 <= n <= MAX_HAND_COUNT for n in per_level):
+                raise Refusal(f"Each count must be a whole number from 0 to {MAX_HAND_COUNT}.")
+        for key, per_level in counts.items():
+            state = states[key]
+            existing = {
+                h.level: h
+                for h in db.scalars(
+                    select(HandCount).where(
+                        HandCount.session_id == session_id,
+                        HandCount.strand_key == key,
+                        HandCount.round == state.round,
+                        HandCount.method == method,
+                    )
+                )
+            }
+            for level, n in enumerate(per_level, start=1):
+                row = existing.get(level)
+                if n == 0:
+                    if row is not None:
+                        db.delete(row)
+                    continue
+                if row is None:
+                    row = HandCount(
+                        session_id=session_id,
+                        strand_key=key,
+                        round=state.round,
+                        level=level,
+                        method=method,
+                        count=0,
+                    )
+                    db.add(row)
+                row.count = n
+                row.recorded_at = utcnow()
+
+
+def add_paper_slip(database: Database, session_id: int, strand_key: str, level: int) -> str:
+    """One vote on paper from a partner without a phone, added to the strand's current round
+    while the strand is open; returns a line for the facilitator."""
+    with database.write() as db:
+        session, framework = _hand_session(db, session_id)
+        state = next((s for s in session.strand_states if s.strand_key == strand_key), None)
+        strand = framework.strand(strand_key)
+        if state is None or strand is None:
+            raise Refusal("That strand is not part of this session.")
+        if not 1 <= level <= len(framework.levels):
+            raise Refusal("Choose a level from the list.")
+        if state.status != "open":
+            raise Refusal(f"Voting on {strand.name} is not open, so a slip cannot be added.")
+        row = db.scalar(
+            select(HandCount).where(
+                HandCount.session_id == session_id,
+                HandCount.strand_key == strand_key,
+                HandCount.round == state.round,
+                HandCount.level == level,
+                HandCount.method == "paper",
+            )
+        )
+        if row is None:
+            row = HandCount(
+                session_id=session_id,
+                strand_key=strand_key,
+                round=state.round,
+                level=level,
+                method="paper",
+                count=0,
+            )
+            db.add(row)
+        row.count += 1
+        row.recorded_at = utcnow()
+        return f"Paper slip added: {framework.level_name(level)} on {strand.name}."
+
+
+def parse_hand_counts_csv(
+    text: str, framework: Framework, strand_keys: list[str]
+) -> dict[str, list[int]]:
+    """Counts from a CSV with the columns strand, level and count: a strand by its key, number
+    or name, a level by its number or name. Every problem is refused with its line number."""
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text))
+    fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+    if not {"strand", "level", "count"} <= set(fields):
+        raise Refusal("The CSV needs a header row with the columns strand, level and count.")
+    levels = len(framework.levels)
+    counts: dict[str, list[int]] = {}
+    for line, row in enumerate(reader, start=2):
+        if line > 1000:
+            raise Refusal("The CSV has more than 1,000 rows.")
+        raw_strand = (row.get(fields["strand"]) or "").strip()
+        raw_level = (row.get(fields["level"]) or "").strip()
+        raw_count = (row.get(fields["count"]) or "").strip()
+        if not (raw_strand or raw_level or raw_count):
+            continue
+        strand = next(
+            (
+                s
+                for s in framework.strands
+                if raw_strand
+                and raw_strand.lower() in (s.key, str(s.number), s.name.lower(), s.label.lower())
+            ),
+            None,
+        )
+        if strand is None or strand.key not in strand_keys:
+            raise Refusal(f"Line {line}: {raw_strand!r} is not a strand of this session.")
+        level = next(
+            (
+                lv.number
+                for lv in framework.levels
+                if raw_level.lower() in (str(lv.number), lv.key.lower(), lv.name.lower())
+            ),
+            None,
+        )
+        if level is None:
+            raise Refusal(f"Line {line}: {raw_level!r} is not a level of the model.")
+        if not (raw_count.isascii() and raw_count.isdigit() and len(raw_count) <= 5):
+            raise Refusal(f"Line {line}: the count must be a whole number, not {raw_count!r}.")
+        counts.setdefault(strand.key, [0] * levels)[level - 1] += int(raw_count)
+    if not counts:
+        raise Refusal("The CSV has no counts in it.")
+    return counts
+
+
+def recorded_by_hand(db: Session, session_id: int, levels: int) -> dict[str, dict[str, list[int]]]:
+    """{method: {strand_key: [count per level]}} for each strand's current round."""
+    rows = db.execute(
+        select(HandCount.method, HandCount.strand_key, HandCount.level, HandCount.count)
+        .join(
+            StrandState,
+            (StrandState.session_id == HandCount.session_id)
+            & (StrandState.strand_key == HandCount.strand_key)
+            & (StrandState.round == HandCount.round),
+        )
+        .where(HandCount.session_id == session_id)
+    )
+    found: dict[str, dict[str, list[int]]] = {}
+    for method, key, level, n in rows:
+        if 1 <= level <= levels:
+            found.setdefault(method, {}).setdefault(key, [0] * levels)[level - 1] += n
+    return found

@@ -10,6 +10,14 @@ from typing import Protocol
 from voting.frameworks import Framework
 
 FORUM_LABELS = {"strategic": "Strategic", "operational": "Operational", "mixed": "Mixed"}
+# How a forum's votes were gathered (models.VOTE_METHODS).
+METHOD_LABELS = {
+    "phones": "Phones",
+    "paper": "Paper",
+    "email": "Email",
+    "show_of_hands": "Show of hands",
+    "survey": "Online survey",
+}
 ROLE_CHOICES = {"strategic": "Strategic", "operational": "Operational"}
 DEFAULT_SECTORS = (
     "Local authority children's services",

@@ -26,6 +26,9 @@ PACINGS = ("live", "self_paced")
 SESSION_STATUSES = ("draft", "running", "ended")
 STRAND_STATUSES = ("pending", "open", "closed")
 ROLE_LEVELS = ("strategic", "operational")
+# How a forum's votes were gathered: phones, or recorded by hand by the facilitator.
+VOTE_METHODS = ("phones", "paper", "email", "show_of_hands", "survey")
+HAND_METHODS = VOTE_METHODS[1:]
 
 
 def utcnow() -> datetime:
@@ -173,6 +176,9 @@ class VotingSession(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     current_strand: Mapped[str | None] = mapped_column(String(40))
     show_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The forum's main way of voting; hand counts carry their own method (a paper slip handed
+    # in at a phone session is "paper").
+    method: Mapped[str] = mapped_column(String(20), default="phones", server_default="phones")
     # When the raw votes were deleted under the retention period (only totals remain).
     purged_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -220,6 +226,26 @@ class ArchivedTally(Base):
     round: Mapped[int] = mapped_column(Integer)
     level: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class HandCount(Base):
+    """Votes recorded by hand for one level of one strand in one round of a forum: counted on
+    paper forms, by email or by a show of hands, or one paper slip from a partner without a
+    phone. They pool with the phones' votes in every result; nothing about who cast them."""
+
+    __tablename__ = "hand_counts"
+    __table_args__ = (UniqueConstraint("session_id", "strand_key", "round", "level", "method"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("voting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    round: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Participant(Base):

@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from voting.models import ArchivedTally, Assessment, Participant, StrandState, Vote, VotingSession
+from voting.models import (
+    ArchivedTally,
+    Assessment,
+    HandCount,
+    Participant,
+    StrandState,
+    Vote,
+    VotingSession,
+)
 
 
 def in_current_round(table: Any) -> ColumnElement[bool]:
@@ -34,6 +42,11 @@ _ARCHIVED_COUNTS = (
     .join(StrandState, in_current_round(ArchivedTally))
     .where(ArchivedTally.session_id == bindparam("session_id"))
 )
+_HAND_COUNTS = (
+    select(HandCount.strand_key, HandCount.level, HandCount.count)
+    .join(StrandState, in_current_round(HandCount))
+    .where(HandCount.session_id == bindparam("session_id"))
+)
 _JOINED = (
     select(func.count())
     .select_from(Participant)
@@ -48,12 +61,14 @@ _SESSION_FOR_TALLY = (
 
 def level_counts(db: Session, session_id: int, levels: int) -> dict[str, list[int]]:
     """Votes per level for each strand's current round: {strand_key: [n_level1, n_level2, …]},
-    counting the kept totals of a session whose raw votes were deleted under retention."""
+    counting the kept totals of a session whose raw votes were deleted under retention and the
+    votes the facilitator recorded by hand (paper slips, a show of hands)."""
     bound = {"session_id": session_id}
     rows = db.execute(_CURRENT_ROUND_COUNTS, bound).all()
     archived = db.execute(_ARCHIVED_COUNTS, bound).all()
+    by_hand = db.execute(_HAND_COUNTS, bound).all()
     counts: dict[str, list[int]] = {}
-    for strand_key, level, n in [*rows, *archived]:
+    for strand_key, level, n in [*rows, *archived, *by_hand]:
         bucket = counts.setdefault(strand_key, [0] * levels)
         if 1 <= level <= levels:
             bucket[level - 1] += n

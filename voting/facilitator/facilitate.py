@@ -31,7 +31,7 @@ from voting.assessments import (
 )
 from voting.database import get_database
 from voting.frameworks import DEFAULT_FRAMEWORK_ID, Framework, FrameworkError, load_text
-from voting.labels import FORUM_LABELS, rating_label
+from voting.labels import FORUM_LABELS, METHOD_LABELS, rating_label
 from voting.live import events
 from voting.live.qrcodes import join_url, reachable_by_phones
 from voting.models import FORUM_TYPES, Assessment, Participant, Vote, VotingSession
@@ -201,12 +201,15 @@ def new_session(assessment_id: int) -> Any:
         "pacing": "live",
         "closes_at": "",
         "collect_profile": True,
+        "method": "phones",
     }
     if request.method == "POST":
         form = {
             **{k: request.form.get(k, "") for k in form},
             "strands": request.form.getlist("strands"),
             "collect_profile": request.form.get("collect_profile") == "yes",
+            # Phones unless the form says otherwise (a form saved before the choice existed).
+            "method": request.form.get("method") or "phones",
         }
         spec = _session_spec(form, errors)
         if spec is not None and not errors:
@@ -224,6 +227,7 @@ def new_session(assessment_id: int) -> Any:
         errors=errors,
         forum_labels=FORUM_LABELS,
         pacing_labels=PACING_LABELS,
+        method_labels=METHOD_LABELS,
     ), (400 if errors else 200)
 
 
@@ -243,6 +247,8 @@ def _session_spec(form: dict[str, Any], errors: dict[str, str]) -> SessionSpec |
         errors["forum_type"] = "Choose the kind of forum."
     if form["pacing"] not in PACING_LABELS:
         errors["pacing"] = "Choose how the session is paced."
+    if form["method"] not in METHOD_LABELS:
+        errors["method"] = "Choose how partners vote at this forum."
     strands = [str(k)[:40] for k in form["strands"]][:40]
     if not strands:
         errors["strands"] = "Choose at least one strand."
@@ -262,6 +268,7 @@ def _session_spec(form: dict[str, Any], errors: dict[str, str]) -> SessionSpec |
         str(form["pacing"]),
         closes_at,
         bool(form["collect_profile"]),
+        str(form["method"]),
     )
 
 

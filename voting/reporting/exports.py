@@ -22,8 +22,16 @@ from sqlalchemy.orm import Session
 
 from voting import analysis
 from voting.assessments import framework_of
-from voting.labels import rating_label
-from voting.models import Assessment, Participant, StrandState, Vote, VotingSession, utcnow
+from voting.labels import METHOD_LABELS, rating_label
+from voting.models import (
+    Assessment,
+    HandCount,
+    Participant,
+    StrandState,
+    Vote,
+    VotingSession,
+    utcnow,
+)
 from voting.reporting import disclosure
 from voting.tallies import in_current_round, joined_count, level_counts
 
@@ -56,6 +64,7 @@ CSV_COLUMNS = (
     "sector",
     "participant_locality",
     "voted_at",
+    "method",
 )
 
 
@@ -105,7 +114,48 @@ def vote_rows(
             "sector": participant.sector or "",
             "participant_locality": participant.locality or "",
             "voted_at": vote.updated_at.isoformat(timespec="seconds") + "Z",
+            "method": METHOD_LABELS["phones"],
         }
+    yield from _hand_vote_rows(db, assessment, session_id)
+
+
+def _hand_vote_rows(
+    db: Session, assessment: Assessment, session_id: int | None
+) -> Iterator[dict[str, Any]]:
+    """Votes recorded by hand, one row per vote counted, marked with how they were cast; no
+    profile, since nobody gave one."""
+    framework = framework_of(assessment)
+    query = (
+        select(HandCount, VotingSession)
+        .join(VotingSession, VotingSession.id == HandCount.session_id)
+        .join(StrandState, in_current_round(HandCount))
+        .where(VotingSession.assessment_id == assessment.id)
+        .order_by(VotingSession.id, HandCount.strand_key, HandCount.id)
+    )
+    if session_id is not None:
+        query = query.where(HandCount.session_id == session_id)
+    for hand, session in db.execute(query):
+        strand = framework.strand(hand.strand_key)
+        row = {
+            "assessment": assessment.area,
+            "period": assessment.period,
+            "session": session.name,
+            "session_date": session.held_on.isoformat() if session.held_on else "",
+            "forum_type": session.forum_type,
+            "session_locality": session.locality,
+            "strand_key": hand.strand_key,
+            "strand": strand.name if strand else hand.strand_key,
+            "round": hand.round,
+            "level": framework.level_name(hand.level),
+            "level_number": hand.level,
+            "role": "",
+            "sector": "",
+            "participant_locality": "",
+            "voted_at": hand.recorded_at.isoformat(timespec="seconds") + "Z",
+            "method": METHOD_LABELS.get(hand.method, hand.method),
+        }
+        for _ in range(hand.count):
+            yield row
 
 
 def votes_csv(db: Session, assessment: Assessment, session_id: int | None = None) -> str:
@@ -155,6 +205,9 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
                 "pacing": session.pacing,
                 "status": session.status,
                 "participants": joined_count(db, session.id),
+                "method": session.method,
+                # Included in the strands' counts above.
+                "hand_counts": _hand_counts(db, session.id),
                 "strands": strands,
             }
         )
@@ -183,6 +236,25 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
         "sessions": sessions,
         "tallies": {key: {"counts": c, "votes": sum(c)} for key, c in totals.items()},
     }
+
+
+def _hand_counts(db: Session, session_id: int) -> list[dict[str, Any]]:
+    rows = db.scalars(
+        select(HandCount)
+        .join(StrandState, in_current_round(HandCount))
+        .where(HandCount.session_id == session_id)
+        .order_by(HandCount.strand_key, HandCount.level, HandCount.id)
+    )
+    return [
+        {
+            "strand": h.strand_key,
+            "round": h.round,
+            "level": h.level,
+            "count": h.count,
+            "method": h.method,
+        }
+        for h in rows
+    ]
 
 
 def _comments(db: Session, session_id: int) -> dict[str, list[str]]:

@@ -25,6 +25,7 @@ from voting.models import (
     ArchivedTally,
     Assessment,
     DeskRating,
+    HandCount,
     Participant,
     StrandState,
     Vote,
@@ -206,7 +207,34 @@ def vote_rows(db: Session, assessment_id: int, session_id: int | None = None) ->
     )
     if session_id is not None:
         query = query.where(Vote.session_id == session_id)
-    return [VoteRow(*row) for row in db.execute(query)]
+    return [VoteRow(*row) for row in db.execute(query)] + _hand_rows(db, assessment_id, session_id)
+
+
+def _hand_rows(db: Session, assessment_id: int, session_id: int | None) -> list[VoteRow]:
+    """Votes recorded by hand, one row per vote counted, so that they pool with the phones'
+    in every figure and pass the same disclosure control. Nobody said anything about
+    themselves on a show of hands, so they count as "did not say" in the breakdowns."""
+    query = (
+        select(
+            HandCount.session_id,
+            HandCount.strand_key,
+            HandCount.level,
+            HandCount.count,
+            VotingSession.forum_type,
+            VotingSession.name,
+        )
+        .join(StrandState, in_current_round(HandCount))
+        .join(VotingSession, VotingSession.id == HandCount.session_id)
+        .where(VotingSession.assessment_id == assessment_id)
+        .order_by(HandCount.id)
+    )
+    if session_id is not None:
+        query = query.where(HandCount.session_id == session_id)
+    return [
+        VoteRow(sid, key, level, None, None, None, forum_type, name)
+        for sid, key, level, count, forum_type, name in db.execute(query)
+        for _ in range(count)
+    ]
 
 
 def _round_counts(
@@ -233,6 +261,26 @@ def _round_counts(
         bucket = found[(sid, key)].setdefault(rnd, [0] * levels)
         if 1 <= level <= levels:
             bucket[level - 1] = n
+    # Paper slips handed in during a round belong to that round, as a phone's vote does.
+    hand = (
+        select(HandCount.session_id, HandCount.strand_key, HandCount.round, HandCount.level)
+        .add_columns(HandCount.count)
+        .join(VotingSession, VotingSession.id == HandCount.session_id)
+        .join(
+            StrandState,
+            and_(
+                StrandState.session_id == HandCount.session_id,
+                StrandState.strand_key == HandCount.strand_key,
+            ),
+        )
+        .where(VotingSession.assessment_id == assessment_id, StrandState.round > 1)
+    )
+    if session_id is not None:
+        hand = hand.where(HandCount.session_id == session_id)
+    for sid, key, rnd, level, n in db.execute(hand):
+        bucket = found[(sid, key)].setdefault(rnd, [0] * levels)
+        if 1 <= level <= levels:
+            bucket[level - 1] += n
     for place, by_round in _archived(db, assessment_id, levels, session_id, False).items():
         if len(by_round) > 1:
             found[place].update(by_round)

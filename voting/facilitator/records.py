@@ -1,0 +1,105 @@
+"""What the facilitator records beside the phones' votes: votes counted by hand (a forum on
+paper, by email or by a show of hands, or one paper slip handed in at a live session)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from voting.access.accounts import owns
+from voting.access.auth import login_required
+from voting.assessments import (
+    add_paper_slip,
+    framework_of,
+    parse_hand_counts_csv,
+    recorded_by_hand,
+    save_hand_counts,
+)
+from voting.database import get_database
+from voting.labels import METHOD_LABELS
+from voting.live import events
+from voting.models import HAND_METHODS, VotingSession
+from voting.tallies import level_counts
+from voting.validation import Refusal
+
+bp = Blueprint("records", __name__, url_prefix="/facilitator")
+bp.before_request(login_required(lambda: None))
+
+MAX_UPLOAD = 200_000  # bytes: a counts CSV is a few lines per strand
+
+
+@bp.route("/sessions/<int:session_id>/hand-counts", methods=["GET", "POST"])
+def hand_counts(session_id: int) -> Any:
+    with get_database().read() as db:
+        session = db.get(VotingSession, session_id)
+        if session is None or not owns(session.assessment):
+            abort(404, description="There is no such session.")
+        framework = framework_of(session.assessment)
+        strands = [framework.strand(k) for k in session.strand_keys]
+        default_method = session.method if session.method in HAND_METHODS else "show_of_hands"
+    error = None
+    if request.method == "POST":
+        try:
+            message = _record(session_id, framework, session.strand_keys)
+        except Refusal as refusal:
+            error = refusal.message
+        else:
+            # Phones and screens of a live session see the new counts straight away.
+            events.publish_tally(session_id)
+            flash(message)
+            return redirect(url_for("records.hand_counts", session_id=session_id))
+    with get_database().read() as db:
+        counts = level_counts(db, session_id, len(framework.levels))
+        by_hand = recorded_by_hand(db, session_id, len(framework.levels))
+    return render_template(
+        "hand_counts.html",
+        session=session,
+        framework=framework,
+        strands=[s for s in strands if s is not None],
+        counts=counts,
+        by_hand=by_hand,
+        methods={k: v for k, v in METHOD_LABELS.items() if k in HAND_METHODS},
+        default_method=default_method,
+        error=error,
+    ), (400 if error else 200)
+
+
+def _record(session_id: int, framework: Any, strand_keys: list[str]) -> str:
+    what = request.form.get("record", "")
+    if what == "slip":
+        level = request.form.get("level", "")
+        if not (level.isascii() and level.isdigit() and len(level) < 3):
+            raise Refusal("Choose the level on the slip.")
+        return add_paper_slip(
+            get_database(), session_id, request.form.get("strand", "")[:40], int(level)
+        )
+    method = request.form.get("method", "")
+    if what == "upload":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise Refusal("Choose a CSV file of counts to upload.")
+        raw = upload.read(MAX_UPLOAD + 1)
+        if len(raw) > MAX_UPLOAD:
+            raise Refusal("That file is too large for a CSV of counts.")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Refusal("The CSV must be saved as UTF-8 text.") from None
+        counts = parse_hand_counts_csv(text, framework, strand_keys)
+    elif what == "counts":
+        counts = {}
+        for key in strand_keys:
+            values = [
+                request.form.get(f"count-{key}-{lv.number}", "").strip() or "0"
+                for lv in framework.levels
+            ]
+            if any(not (v.isascii() and v.isdigit() and len(v) <= 5) for v in values):
+                strand = framework.strand(key)
+                raise Refusal(f"Enter whole numbers for {strand.name if strand else key}.")
+            counts[key] = [int(v) for v in values]
+    else:
+        raise Refusal("Choose what to record.")
+    save_hand_counts(get_database(), session_id, method, counts)
+    total = sum(sum(v) for v in counts.values())
+    return f"{total} vote{'s' if total != 1 else ''} recorded ({METHOD_LABELS[method]})."
