@@ -24,7 +24,7 @@ from tests.browser_support import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, require_bro
 from tests.helpers import csrf_from
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from playwright.sync_api import Browser, BrowserContext, Page, Response, WebSocket
 
     from tests.servers import RunningServer
 
@@ -161,6 +161,7 @@ class Workshop:
         pacing: str = "live",
         profile: bool = False,
         closes_at: str = "",
+        live_results: bool = False,
     ) -> Session:
         data: dict[str, Any] = {
             "name": name,
@@ -173,6 +174,8 @@ class Workshop:
         }
         if profile:
             data["collect_profile"] = "yes"
+        if live_results:
+            data["live_results"] = "yes"
         made = self.post_form(f"/facilitator/assessments/{self.assessment()}/sessions/new", data)
         assert made.status_code == 302, made.text
         session_id = int(made.headers["Location"].rstrip("/").rsplit("/", 1)[1])
@@ -232,3 +235,52 @@ class Workshop:
             [{"name": c.name, "value": c.value or "", "url": self.url} for c in self.http.cookies]
         )
         return context
+
+
+class SocketMessages:
+    """Every Socket.IO event a page receives, over WebSocket frames and long-polling responses
+    alike, as (name, payload) pairs: what the server really sent the page, not what it drew."""
+
+    def __init__(self, page: Page) -> None:
+        self._frames: list[str] = []
+        self._polls: list[Response] = []
+        page.on("websocket", self._socket)
+        page.on("response", self._response)
+
+    def _socket(self, socket: WebSocket) -> None:
+        socket.on("framereceived", lambda frame: self._frames.append(str(frame)))
+
+    def _response(self, response: Response) -> None:
+        if "/socket.io/" in response.url and response.request.method == "GET":
+            self._polls.append(response)
+
+    def events(self) -> list[tuple[str, Any]]:
+        import json
+
+        texts = list(self._frames)
+        for response in self._polls:
+            try:
+                texts.extend(response.text().split("\x1e"))
+            except Exception:  # a poll cut off by a closing page has no body to read
+                continue
+        found = []
+        for text in texts:
+            if text.startswith("42"):
+                name, *args = json.loads(text[2:])
+                found.append((name, args[0] if args else None))
+        return found
+
+    def counts(self) -> dict[str, list[list[int]]]:
+        """Every count of every strand received, from `state` snapshots and `tally` updates."""
+        seen: dict[str, list[list[int]]] = {}
+        for name, payload in self.events():
+            if not isinstance(payload, dict):
+                continue
+            if name == "state":
+                for strand in payload["strands"]:
+                    if strand.get("counts") is not None:
+                        seen.setdefault(strand["key"], []).append(strand["counts"])
+            elif name == "tally":
+                for key, counts in (payload.get("counts") or {}).items():
+                    seen.setdefault(key, []).append(counts)
+        return seen

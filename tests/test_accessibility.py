@@ -305,8 +305,11 @@ def _console(stage: Stage) -> Iterator[tuple[str, Page]]:
     yield "voting open", page
     workshop.run_to(session, "votes", "results")
     expect(page.locator("#strand-rows td.num").first).to_have_text("3 of 3")
-    expect(page.locator("#results-toggle")).to_have_text("Hide live results")
-    yield "votes and live results", page
+    expect(page.locator("#results-toggle")).to_have_text("Hide results")
+    yield "votes and results shown", page
+    page.locator("#shortcuts summary").click()
+    expect(page.locator("#shortcut-list")).to_be_visible()
+    yield "shortcuts unfolded", page
     workshop.run_to(session, "close", "reveal")
     expect(page.locator(f"#reveal-{FAMILY}")).to_have_text("Hide desk rating")
     page.locator(f"#open-{FAMILY}").focus()
@@ -321,12 +324,21 @@ def _presenter(stage: Stage) -> Iterator[tuple[str, Page]]:
     workshop = stage.workshop
     session = workshop.new_session()
     page = stage.presenter(session)
+    expect(page.locator("#join-screen")).to_be_visible()
+    yield "join screen before the start", page
+    workshop.run_to(session, "start")
     expect(page.locator("#strand-status")).to_have_text("Voting opens soon · 0 voted")
-    yield "waiting", page
-    workshop.run_to(session, "start", "open", "votes", "results")
-    expect(page.locator("#strand-results .bar-row")).to_have_count(len(LEVELS))
+    yield "waiting, with the join strip", page
+    workshop.run_to(session, "open", "votes")
     expect(page.locator("#strand-status")).to_have_text("Voting is open · 3 voted")
-    yield "live results", page
+    yield "voting, results hidden", page
+    workshop.control(session, "join", show=True)
+    expect(page.locator("#join-screen")).to_be_visible()
+    yield "join screen on demand", page
+    workshop.control(session, "join", show=False)
+    workshop.run_to(session, "results")
+    expect(page.locator("#strand-results .bar-row")).to_have_count(len(LEVELS))
+    yield "results shown while voting", page
     workshop.run_to(session, "close", "reveal")
     expect(page.locator("#strand-desk")).to_have_text("Programme team's desk rating: Developing")
     yield "results and desk revealed", page
@@ -353,11 +365,18 @@ def _phone(stage: Stage) -> Iterator[tuple[str, Page]]:
     yield "a comment without a level", page
     page.locator(f'label[for="opt-{FAMILY}-2"]').click()
     expect(page.locator(f"#status-{FAMILY}")).to_have_text("Your vote is saved: Developing.")
+    expect(page.locator("#vote-bar")).to_contain_text("Saved: Developing")
+    yield "voted, the saved bar in view", page
+    page.locator(f"#comment-{FAMILY}").fill("Keyworkers named in most plans.")
+    page.get_by_role("button", name="Save comment").click()
+    expect(page.locator(f"#comment-status-{FAMILY}")).to_have_text("Comment saved")
+    page.locator(f"#purpose-{FAMILY}").click()
+    yield "comment saved, purpose unfolded", page
     workshop.run_to(session, "votes", "results")
     expect(page.locator(f"#results-{FAMILY} .bar-value")).to_have_text(
         ["0 (0%)", "3 (75%)", "1 (25%)", "0 (0%)"]
     )
-    yield "voted, live results", page
+    yield "voted, results shown", page
     workshop.run_to(session, "close")
     expect(page.locator(f"#state-{FAMILY}")).to_have_text("Voting on this strand is closed.")
     # "More about" still opens, so it must keep its contrast; axe skips what is inside a
@@ -405,6 +424,7 @@ def _phone_offline(stage: Stage) -> Page:
     page.context.set_offline(True)
     page.locator(f'label[for="opt-{FAMILY}-3"]').click()
     expect(page.locator(f"#status-{FAMILY}")).to_have_text("Waiting to send: you are offline.")
+    expect(page.locator("#vote-bar")).to_contain_text("Waiting to send: Maturing")
     return page
 
 
@@ -592,7 +612,8 @@ def test_a_participant_joins_and_votes_with_the_keyboard_alone(stage: Stage) -> 
     tab_to(f"#save-comment-{FAMILY}")
     keyboard.press("Enter")
     expect(page.locator(f"#status-{FAMILY}")).to_have_text("Your vote is saved: Developing.")
-    expect(page.locator("#announce")).to_have_text(f"Saved: Developing for {FAMILY_NAME}.")
+    expect(page.locator("#announce")).to_have_text(f"Comment saved for {FAMILY_NAME}.")
+    expect(page.locator(f"#comment-status-{FAMILY}")).to_have_text("Comment saved")
     assert stage.errors.errors == []
 
 
@@ -600,9 +621,10 @@ def test_a_participant_joins_and_votes_with_the_keyboard_alone(stage: Stage) -> 
 
 
 def test_live_changes_are_announced_and_the_phone_keeps_its_place(stage: Stage) -> None:
-    """Screen reader users hear that voting opened or closed (a status message, WCAG 4.1.3);
-    a new snapshot leaves open descriptors open and the focus where it was; the console's row
-    buttons say which strand they act on."""
+    """Screen reader users hear that voting opened or closed (a status message, WCAG 4.1.3),
+    and the focus goes to the strand's heading when that happens; a new snapshot leaves open
+    descriptors open, and one that changes nothing on screen leaves the focus where it was;
+    the console's row buttons say which strand they act on."""
     workshop = stage.workshop
     session = workshop.new_session()
     page = stage.phone(session)
@@ -611,15 +633,23 @@ def test_live_changes_are_announced_and_the_phone_keeps_its_place(stage: Stage) 
     summary = page.locator(f"#more-{FAMILY}-3")
     summary.click()
     summary.focus()
-    workshop.run_to(session, "start", "open")
+    workshop.run_to(session, "start")
+    expect(summary).to_be_focused()  # starting changes nothing on the phone's screen
+    workshop.run_to(session, "open")
     expect(announce).to_have_text(f"Voting is open on {FAMILY_NAME}.")
     expect(page.locator(f"#opt-{FAMILY}-1")).to_be_enabled()
     expect(page.locator(f"#card-{FAMILY} .level-option-3 details")).to_have_attribute("open", "")
+    expect(page.locator(f"#title-{FAMILY}")).to_be_focused()
+    summary.focus()
+    workshop.votes(session, FAMILY, [2])
+    workshop.control(session, "goto", strand=FAMILY)  # a snapshot with nothing new to show
+    page.wait_for_timeout(300)
     expect(summary).to_be_focused()
     workshop.run_to(session, "close")
-    expect(announce).to_have_text(f"Voting on {FAMILY_NAME} is closed.")
-    workshop.run_to(session, "results")
-    expect(announce).to_have_text("The room's results are shown.")
+    expect(announce).to_have_text(
+        f"Voting on {FAMILY_NAME} is closed. The room's results are shown."
+    )
+    expect(page.locator(f"#title-{FAMILY}")).to_be_focused()
     workshop.run_to(session, "reveal")
     expect(announce).to_have_text(f"The programme team's desk rating for {FAMILY_NAME} is shown.")
     workshop.control(session, "next")

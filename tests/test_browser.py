@@ -164,20 +164,23 @@ def test_a_live_workshop_in_real_browsers(
             console.get_by_role("link", name="Open the presenter view").click()
         presenter = pages["presenter"] = popup.value
         expect(presenter).to_have_url(f"{base}/facilitator/sessions/{sid}/present")
-        expect(presenter.locator("#strand-title")).to_have_text(f"1. {FAMILY_NAME}")
-        expect(presenter.locator("#strand-status")).to_have_text("Voting opens soon · 0 voted")
-        code = presenter.locator(".join-code strong").inner_text()
+        # Before the start, the projector shows how to join, and nothing of the strands.
+        expect(presenter.locator("#join-screen")).to_be_visible()
+        expect(presenter.locator("#strand-screen")).to_be_hidden()
+        code = presenter.locator("#join-screen-code").inner_text()
         assert re.fullmatch(r"[A-HJKMNP-Z2-9]{6}", code), code
-        join_url = presenter.locator(".join-url").inner_text()
+        join_url = presenter.locator("#join-screen-url").inner_text()
         assert join_url == f"{base}/s/{code}"
         expect(console.locator(".join-line")).to_contain_text(join_url)
         qr = presenter.request.get(f"{base}/qr/{code}.svg")
         assert qr.ok and qr.headers["content-type"].startswith("image/svg+xml")
         svg = qr.text()
         assert "<svg" in svg and svg.rstrip().endswith("</svg>"), svg[:200]
-        expect(presenter.locator("img.qr")).to_have_attribute("alt", f"QR code for {join_url}")
+        expect(presenter.locator(".join-screen-qr")).to_have_attribute(
+            "alt", f"QR code for {join_url}"
+        )
         presenter.wait_for_function(
-            "() => { const img = document.querySelector('img.qr');"
+            "() => { const img = document.querySelector('.join-screen-qr');"
             " return img.complete && img.naturalWidth > 0; }"
         )
 
@@ -218,8 +221,9 @@ def test_a_live_workshop_in_real_browsers(
             expect(page.locator(f"#opt-{FAMILY}-1")).to_be_disabled()
 
         # The projector and the console count the phones as they join, before anything starts.
-        expect(presenter.locator("#joined")).to_have_text("5")
+        expect(presenter.locator("#join-screen-count")).to_have_text("5")
         expect(console.locator("#joined")).to_have_text("5")
+        screenshot(presenter, "join-screen.png")
 
         # 4. Start, open the first strand, vote; one phone changes its vote.
         console.get_by_role("button", name="Start session").click()
@@ -228,6 +232,8 @@ def test_a_live_workshop_in_real_browsers(
         console.locator(f"#open-{FAMILY}").click()
         expect(console.locator("#console-message")).to_have_text(f"Voting open on {FAMILY_NAME}.")
         expect(family_row.locator("td").first).to_have_text("Open")
+        expect(presenter.locator("#join-screen")).to_be_hidden()
+        expect(presenter.locator("#strand-title")).to_have_text(f"1. {FAMILY_NAME}")
         expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 0 voted")
         for page in phones:
             expect(page.locator(f"#state-{FAMILY}")).to_have_text(
@@ -260,14 +266,14 @@ def test_a_live_workshop_in_real_browsers(
         )
         expect(family_row.locator("td.num")).to_have_text("5 of 5")
         expect(presenter.locator("#strand-status")).to_have_text("Voting is open · 5 voted")
-        # Results are hidden until the facilitator shows them.
+        # Results are hidden while voting is open, unless the facilitator shows them.
         expect(presenter.locator("#strand-results .bar-row")).to_have_count(0)
         for page in phones:
             expect(page.locator(f"#results-{FAMILY}")).to_be_hidden()
 
-        # 5. Live results, then close, then reveal the desk rating.
-        console.get_by_role("button", name="Show live results").click()
-        expect(console.locator("#results-toggle")).to_have_text("Hide live results")
+        # 5. Results shown while voting is open, then close, then reveal the desk rating.
+        console.get_by_role("button", name="Show results").click()
+        expect(console.locator("#results-toggle")).to_have_text("Hide results")
         expect(console.locator("#results-toggle")).to_have_attribute("aria-pressed", "true")
         expect(presenter.locator("#strand-results .bar-label")).to_have_text(LEVELS)
         expect(presenter.locator("#strand-results .bar-value")).to_have_text(
@@ -335,7 +341,8 @@ def test_a_live_workshop_in_real_browsers(
         )
         assert third.evaluate("key => localStorage.getItem(key)", token_key) == token
 
-        # 7. Screenshots for a human to look at.
+        # 7. Screenshots for a human to look at (the README's, in docs/screenshots/).
+        first.evaluate("() => window.scrollTo(0, 0)")
         screenshot(first, "phone.png")
         screenshot(console, "console.png")
         screenshot(presenter, "presenter.png")
@@ -430,7 +437,9 @@ def test_joining_by_code_and_ending_the_session(
         expect(console.locator("#console-message")).to_have_text(
             "Session ended. Votes are kept; export them from the assessment page."
         )
-        expect(console.get_by_role("button", name="End session")).to_be_disabled()
+        # Only what still makes sense after the end: the results and the downloads, as links.
+        expect(console.get_by_role("button", name="End session")).to_be_hidden()
+        expect(console.get_by_role("link", name="Results of this session")).to_be_visible()
         assert asked == ["End this session? Phones can no longer vote. Votes are kept."] * 2
 
         expect(phone.locator("#notice")).to_have_text(

@@ -68,10 +68,13 @@ def test_console_shortcuts_run_the_strand_on_screen(
     message = page.locator("#console-message")
     family = page.locator("#strand-rows tr").filter(has_text=FAMILY_NAME)
 
-    # The legend is on screen, and the buttons tell assistive technology their keys.
-    legend = page.get_by_role("region", name="Keyboard shortcuts")
+    # The legend folds away; opened, it lists the keys, and the buttons tell assistive
+    # technology their keys.
+    legend = page.locator("#shortcut-list")
+    expect(legend).to_be_hidden()
+    page.get_by_role("group").filter(has_text="Keyboard shortcuts").locator("summary").click()
     expect(legend).to_be_visible()
-    expect(legend.locator("dt")).to_have_text(["N or →", "P or ←", "O", "R", "D"])
+    expect(legend.locator("dt")).to_have_text(["N or →", "P or ←", "O", "R", "D", "J"])
     expect(page.get_by_role("button", name="Next strand")).to_have_attribute(
         "aria-keyshortcuts", "N ArrowRight"
     )
@@ -83,8 +86,8 @@ def test_console_shortcuts_run_the_strand_on_screen(
     expect(page.locator("#status")).to_have_text("Running")
     workshop.votes(session, FAMILY, [2, 3])
     keys.press("r")
-    expect(message).to_have_text("Live results shown.")
-    expect(page.locator("#results-toggle")).to_have_text("Hide live results")
+    expect(message).to_have_text(f"Results of {FAMILY_NAME} shown on the projector and phones.")
+    expect(page.locator("#results-toggle")).to_have_text("Hide results")
     keys.press("d")  # refused while voting is open, as the button is
     expect(message).to_have_text(
         f"Close voting on {FAMILY_NAME} before revealing the desk rating, so that it cannot "
@@ -98,7 +101,12 @@ def test_console_shortcuts_run_the_strand_on_screen(
     keys.press("d")
     expect(message).to_have_text(f"Desk rating for {FAMILY_NAME} hidden.")
     keys.press("r")
-    expect(message).to_have_text("Live results hidden.")
+    expect(message).to_have_text("Results of open voting hidden.")
+    keys.press("j")
+    expect(message).to_have_text("Join screen shown on the projector.")
+    expect(page.locator("#join-toggle")).to_have_attribute("aria-pressed", "true")
+    keys.press("j")
+    expect(message).to_have_text("Join screen hidden.")
 
     keys.press("n")
     expect(message).to_have_text("Now showing Leadership.")
@@ -127,6 +135,7 @@ def test_shortcuts_do_nothing_while_typing_with_modifiers_or_when_turned_off(
     page = open_console(facilitator, workshop, session)
     message = page.locator("#console-message")
     start = on_screen(page)
+    page.locator("#shortcuts summary").click()  # unfold the legend, with its tick box
 
     # The console has no text field of its own; a field added to the page (by a browser
     # extension, or a later feature) stands in for one.
@@ -160,6 +169,7 @@ def test_shortcuts_do_nothing_while_typing_with_modifiers_or_when_turned_off(
     page.get_by_label("Use keyboard shortcuts").uncheck()
     page.reload()
     expect(page.locator("#connection")).to_have_text("Connected")
+    page.locator("#shortcuts summary").click()
     expect(page.get_by_label("Use keyboard shortcuts")).not_to_be_checked()
     expect(page.get_by_role("button", name="Next strand")).not_to_have_attribute(
         "aria-keyshortcuts", re.compile(".")
@@ -182,13 +192,16 @@ def test_self_paced_sessions_keep_only_the_results_shortcut(
 ) -> None:
     session = workshop.new_session(pacing="self_paced", closes_at="2099-06-14T16:00")
     page = open_console(facilitator, workshop, session)
-    expect(page.locator("#shortcut-list dt:visible")).to_have_text(["R"])
+    page.locator("#shortcuts summary").click()
+    expect(page.locator("#shortcut-list dt:visible")).to_have_text(["R", "J"])
     page.keyboard.press("n")
     expect(page.locator("#console-message")).to_have_text(
         "A self-paced session has no strand on screen: use the buttons in the table."
     )
     page.keyboard.press("r")
-    expect(page.locator("#console-message")).to_have_text("Live results shown.")
+    expect(page.locator("#console-message")).to_have_text(
+        "Results shown on the projector and phones."
+    )
     assert errors.errors == []
 
 
@@ -198,7 +211,7 @@ def test_the_presenter_view_goes_full_screen_and_back(
     session = workshop.new_session()
     page = facilitator.new_page()
     page.goto(f"{workshop.url}/facilitator/sessions/{session.id}/present")
-    expect(page.locator("#strand-title")).to_have_text(f"1. {FAMILY_NAME}")
+    expect(page.locator("#join-screen")).to_be_visible()
     button = page.get_by_role("button", name="Full screen")
     expect(button).to_be_visible()
     button.click()

@@ -177,6 +177,8 @@ class SessionSpec:
     closes_at: datetime | None
     collect_profile: bool
     method: str = "phones"
+    # "Live bars while voting": off by default, since a running tally anchors the room.
+    live_results: bool = False
 
 
 def create_session(database: Database, assessment_id: int, spec: SessionSpec) -> int:
@@ -215,6 +217,7 @@ def _insert_session(database: Database, assessment_id: int, spec: SessionSpec, c
             closes_at=spec.closes_at,
             collect_profile=spec.collect_profile,
             method=spec.method,
+            live_results=spec.live_results,
             join_code=code,
             current_strand=ordered[0] if spec.pacing == "live" else None,
         )

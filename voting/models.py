@@ -175,10 +175,16 @@ class VotingSession(Base):
     join_code: Mapped[str] = mapped_column(String(12), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     current_strand: Mapped[str | None] = mapped_column(String(40))
+    # Results of the open strand on screen shown by the facilitator's "Show results"; moving to
+    # another strand clears it (see voting/live/snapshots.py for the whole visibility rule).
     show_results: Mapped[bool] = mapped_column(Boolean, default=False)
     # The forum's main way of voting; hand counts carry their own method (a paper slip handed
     # in at a phone session is "paper").
     method: Mapped[str] = mapped_column(String(20), default="phones", server_default="phones")
+    # The session setting "live bars while voting": counts of open strands go out as votes land.
+    live_results: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The projector shows the full join screen (QR code, address, code) on demand.
+    show_join: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When the raw votes were deleted under the retention period (only totals remain).
     purged_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -3,7 +3,8 @@ from the rows, so a screen can never drift from what the database holds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, select
@@ -53,9 +54,21 @@ _JOINED = (
     .where(Participant.session_id == bindparam("session_id"))
 )
 _SESSION_FOR_TALLY = (
-    select(VotingSession.strand_keys, VotingSession.show_results, Assessment.level_count)
+    select(
+        VotingSession.strand_keys,
+        VotingSession.show_results,
+        Assessment.level_count,
+        VotingSession.live_results,
+        VotingSession.status,
+        VotingSession.pacing,
+        VotingSession.current_strand,
+        VotingSession.closes_at,
+    )
     .join(Assessment, Assessment.id == VotingSession.assessment_id)
     .where(VotingSession.id == bindparam("session_id"))
+)
+_STRAND_STATUSES = select(StrandState.strand_key, StrandState.status).where(
+    StrandState.session_id == bindparam("session_id")
 )
 
 
@@ -81,13 +94,20 @@ def joined_count(db: Session, session_id: int) -> int:
 
 @dataclass(frozen=True)
 class LiveTally:
-    """What a live tally update needs: the counts, and whether screens may see them."""
+    """What a live tally update needs: the counts, and what decides whether screens may see
+    them (the rule itself is `voting.live.snapshots.results_visible`)."""
 
     strand_keys: list[str]
     show_results: bool
     levels: int
     counts: dict[str, list[int]]
     joined: int
+    live_results: bool = False
+    status: str = "running"
+    pacing: str = "live"
+    current: str | None = None
+    closes_at: datetime | None = None
+    statuses: dict[str, str] = field(default_factory=dict)
 
     def of(self, strand_key: str) -> list[int]:
         return self.counts.get(strand_key, [0] * self.levels)
@@ -98,11 +118,18 @@ def live_tally(db: Session, session_id: int) -> LiveTally | None:
     session = db.execute(_SESSION_FOR_TALLY, {"session_id": session_id}).first()
     if session is None:
         return None
-    strand_keys, show_results, levels = session
+    strand_keys, show_results, levels, live_results, status, pacing, current, closes_at = session
+    bound = {"session_id": session_id}
     return LiveTally(
         strand_keys=list(strand_keys),
         show_results=bool(show_results),
         levels=levels,
         counts=level_counts(db, session_id, levels),
         joined=joined_count(db, session_id),
+        live_results=bool(live_results),
+        status=status,
+        pacing=pacing,
+        current=current,
+        closes_at=closes_at,
+        statuses={key: s for key, s in db.execute(_STRAND_STATUSES, bound).all()},
     )

@@ -47,6 +47,29 @@
     return list;
   }
 
+  /* The same figures in bars already drawn, changed in place (no node replaced, so a screen
+     reader reading them keeps its place). False when the bars cannot be updated so (another
+     number of levels, or the desk rating moved): draw them anew. */
+  function updateBars(list, levels, counts, options) {
+    options = options || {};
+    var rows = list.querySelectorAll('.bar-row');
+    if (rows.length !== levels.length) return false;
+    var desk = options.desk || null;
+    var total = counts.reduce(function (a, b) { return a + b; }, 0);
+    for (var i = 0; i < levels.length; i++) {
+      var isDesk = !!(desk && (desk.level === levels[i].number || desk.upper_level === levels[i].number));
+      if (isDesk !== rows[i].classList.contains('is-desk')) return false;
+    }
+    levels.forEach(function (level, i) {
+      var n = counts[i] || 0;
+      rows[i].querySelector('.bar-fill').style.width = percent(n, total) + '%';
+      var value = rows[i].querySelector('.bar-value');
+      var text = n + ' (' + percent(n, total) + '%)';
+      if (value.textContent !== text) value.textContent = text;
+    });
+    return true;
+  }
+
   function connect(auth) {
     // auth is a function so that a reconnect sends what we know by then (the phone's token).
     return window.io({ auth: function (cb) { cb(auth()); }, reconnectionDelayMax: 5000 });
@@ -56,16 +79,19 @@
     while (node.firstChild) node.removeChild(node.firstChild);
   }
 
+  /* Re-render without losing the keyboard's place: the focused element, or the element that
+     replaces it (the same id, or the same data-focus: "Close voting" replaces "Open voting"). */
   function keepFocus(render) {
     var active = document.activeElement;
     var id = active && active.id;
+    var slot = active && active.getAttribute && active.getAttribute('data-focus');
     render();
-    if (id && document.activeElement !== active) {
-      var again = document.getElementById(id);
-      if (again) again.focus();
-    }
+    if (document.activeElement === active && document.contains(active)) return;
+    var again = (slot && document.querySelector('[data-focus="' + slot + '"]')) ||
+                (id && document.getElementById(id));
+    if (again && !again.disabled && !again.hidden) again.focus();
   }
 
-  window.Live = { el: el, bars: bars, connect: connect, clear: clear, percent: percent,
-                  keepFocus: keepFocus };
+  window.Live = { el: el, bars: bars, updateBars: updateBars, connect: connect, clear: clear,
+                  percent: percent, keepFocus: keepFocus };
 })();

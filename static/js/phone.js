@@ -27,6 +27,8 @@
   var errors = {};                     // strand -> refusal message
   var drafts = {};                     // strand -> comment being typed
   var refused = false;
+  var commentSaved = {};               // strand -> its comment was saved (until edited again)
+  var lastKey = null;                  // the strand last tapped (for the bar in a self-paced session)
   var ENDED = 'This session has ended. Thank you for taking part.';
 
   function newVoteId() {
@@ -52,11 +54,16 @@
     node.textContent = text;
     node.className = 'connection connection-' + kind;
     Object.keys(pending).forEach(updateStrand);   // "Sending…" or "Waiting to send"
+    updateBar();
   }
 
-  function showNotice(text) {
+  /* The notice carries a heading when the session has ended, so that focus can go to it. */
+  function showNotice(text, asHeading) {
     var node = $('notice');
-    node.textContent = text || '';
+    if (node.textContent === (text || '') && !!node.querySelector('h2') === !!asHeading) return;
+    L.clear(node);
+    if (text && asHeading) node.appendChild(el('h2', { className: 'notice-title', id: 'notice-title', tabindex: '-1', text: text }));
+    else node.textContent = text || '';
     node.hidden = !text;
   }
 
@@ -67,7 +74,8 @@
     retries = 0;
     // The snapshot sent on connecting has already been rendered (socket.io delivers it before
     // this event), so keep the notice it calls for rather than clearing it.
-    showNotice(state && state.session.status === 'ended' ? ENDED : '');
+    if (state && state.session.status === 'ended') showNotice(ENDED, true);
+    else showNotice('');
     setConnection('online');
     pump();
   });
@@ -130,9 +138,11 @@
       rounds[s.key] = s.round;
     });
     var said = changes(state, data);
+    var target = nextThing(state, data);
     state = data;
     L.keepFocus(render);
     if (said) announce(said);
+    if (target) showNextThing(target);
   });
   socket.on('me', function (data) { mine = data; L.keepFocus(render); });
   socket.on('my_vote', function (vote) {
@@ -141,8 +151,9 @@
   });
   socket.on('tally', function (data) {
     if (!state || !data.counts) return;
-    state.strands.forEach(function (s) { if (data.counts[s.key]) s.counts = data.counts[s.key]; });
-    state.strands.forEach(function (s) { updateResults(s); });
+    state.strands.forEach(function (s) {
+      if (data.counts[s.key]) { s.counts = data.counts[s.key]; updateResults(s); }
+    });
   });
 
   // ------------------------------------------------------------- sending votes
@@ -153,6 +164,8 @@
     pending[strand] = entry;
     save(PENDING_KEY, JSON.stringify(pending));
     delete errors[strand];
+    lastKey = strand;
+    if (comment !== undefined) delete commentSaved[strand];
     updateStrand(strand);
     if (navigator.onLine === false) announce('You are offline. Your vote will be sent when you are back online.');
     else if (!socket.connected) announce('Not connected. Your vote will be sent when the connection returns.');
@@ -177,7 +190,12 @@
         if (ack && ack.ok) {
           mine.votes[entry.strand] = { level: ack.vote.level, comment: ack.vote.comment };
           delete drafts[entry.strand];
-          announce('Saved: ' + levelName(ack.vote.level) + ' for ' + strandName(entry.strand) + '.');
+          if (entry.comment !== undefined) {
+            commentSaved[entry.strand] = true;
+            announce('Comment saved for ' + strandName(entry.strand) + '.');
+          } else {
+            announce('Saved: ' + levelName(ack.vote.level) + ' for ' + strandName(entry.strand) + '.');
+          }
         } else {
           errors[entry.strand] = (ack && ack.error) || 'Your vote was not saved.';
           announce(errors[entry.strand]);
@@ -214,10 +232,11 @@
     if (!state) return;
     var session = state.session;
     if (session.status === 'ended') {
-      showNotice(ENDED);
+      showNotice(ENDED, true);
     } else if (!refused) {
       showNotice('');
     }
+    updateBar();
     if (renderProfile()) return;
     var shown = visibleStrands();
     if (!shown.length) {
@@ -225,6 +244,7 @@
       return;
     }
     shown.forEach(function (strand) { box.appendChild(strandCard(strand)); });
+    updateBar();
     shown.forEach(function (strand) { updateStrand(strand.key); updateResults(strand); });
     opened.forEach(function (id) { var summary = $(id); if (summary) summary.parentNode.open = true; });
   }
@@ -246,10 +266,39 @@
       var old = was[s.key] || {};
       if (s.status !== old.status && s.status === 'open') said.push('Voting is open on ' + s.name + '.');
       if (s.status !== old.status && s.status === 'closed') said.push('Voting on ' + s.name + ' is closed.');
+      if (s.counts && !old.counts) said.push("The room's results are shown.");
       if (s.desk && !old.desk) said.push("The programme team's desk rating for " + s.name + ' is shown.');
     });
-    if (after.session.show_results && !before.session.show_results) said.push("The room's results are shown.");
     return said.join(' ');
+  }
+
+  /* Where the phone should take its person after a snapshot: the heading of what changed, when
+     the strand on screen changed, voting opened or closed, results appeared or the session
+     ended (null otherwise: a snapshot that changes none of these leaves the page alone). */
+  function nextThing(before, after) {
+    if (!before) return null;
+    if (after.session.status === 'ended') return before.session.status === 'ended' ? null : 'notice-title';
+    var live = after.session.pacing === 'live';
+    if (live && before.session.current !== after.session.current) return 'title-' + after.session.current;
+    var was = {};
+    before.strands.forEach(function (s) { was[s.key] = s; });
+    var shown = live ? after.strands.filter(function (s) { return s.key === after.session.current; }) : after.strands;
+    for (var i = 0; i < shown.length; i++) {
+      var s = shown[i], old = was[s.key] || {};
+      if (s.status !== old.status || (s.counts && !old.counts) || (s.desk && !old.desk)) return 'title-' + s.key;
+    }
+    return null;
+  }
+
+  function showNextThing(id) {
+    var heading = $(id);
+    if (!heading || (state.profile && mine.profile && !mine.profile.done && state.session.status !== 'ended')) return;
+    // Someone typing a comment keeps their place; the live region has told them what changed.
+    var active = document.activeElement;
+    if (active && active.tagName === 'TEXTAREA' && state.session.status !== 'ended') return;
+    if (state.session.pacing === 'live' || id === 'notice-title') window.scrollTo(0, 0);
+    else heading.scrollIntoView({ block: 'start' });
+    heading.focus({ preventScroll: true });
   }
 
   function strandCard(strand) {
@@ -276,30 +325,39 @@
     var statusText = open ? 'Voting is open. Tap a level; you can change it while voting is open.'
       : strand.status === 'pending' ? 'Voting on this strand opens soon.'
       : 'Voting on this strand is closed.';
+    var commentStatus = el('p', { className: 'comment-status', id: 'comment-status-' + key });
     var comment = el('textarea', { className: 'govuk-textarea', id: 'comment-' + key, rows: '3', maxlength: '500',
                                    'aria-describedby': 'comment-hint-' + key });
-    comment.addEventListener('input', function () { drafts[key] = comment.value; });
+    comment.addEventListener('input', function () {
+      drafts[key] = comment.value;
+      if (commentSaved[key]) { delete commentSaved[key]; updateStrand(key); }
+    });
     var saveComment = el('button', { type: 'button', className: 'govuk-button govuk-button--secondary', id: 'save-comment-' + key, text: 'Save comment' });
     saveComment.addEventListener('click', function () {
       var level = chosenLevel(key);
       if (!level) { errors[key] = 'Choose a level before adding a comment.'; updateStrand(key); return; }
       castVote(key, level, comment.value);
     });
+    // The results, once shown, come straight after the strand's state, above the levels, so
+    // that a phone brought back to the top shows them.
     return el('section', { className: 'strand-card', id: 'card-' + key, 'aria-labelledby': 'title-' + key }, [
-      el('h1', { className: 'strand-title', id: 'title-' + key, text: strand.label }),
-      strand.purpose ? el('p', { className: 'govuk-hint', text: strand.purpose }) : null,
+      el('h1', { className: 'strand-title', id: 'title-' + key, tabindex: '-1', text: strand.label }),
+      strand.purpose ? el('details', { className: 'strand-purpose' }, [
+        el('summary', { id: 'purpose-' + key }, ['About this strand', el('span', { className: 'visually-hidden', text: ': ' + strand.name })]),
+        el('p', { className: 'govuk-hint', text: strand.purpose }),
+      ]) : null,
       el('p', { className: 'strand-state strand-state-' + strand.status, id: 'state-' + key, text: statusText }),
+      el('div', { className: 'results', id: 'results-' + key, hidden: true }),
+      el('p', { className: 'desk-line', id: 'desk-' + key, hidden: true }),
       el('fieldset', { className: 'govuk-fieldset levels', id: 'levels-' + key, disabled: !open }, [
         el('legend', { className: 'visually-hidden', text: 'Your rating for ' + strand.name }),
       ].concat(options)),
       el('p', { className: 'vote-status', id: 'status-' + key }),
-      el('div', { className: 'results', id: 'results-' + key, hidden: true }),
-      el('p', { className: 'desk-line', id: 'desk-' + key, hidden: true }),
       el('div', { className: 'govuk-form-group comment-group', id: 'comment-group-' + key, hidden: !open }, [
         el('label', { className: 'govuk-label govuk-label--s', 'for': 'comment-' + key, text: 'Add a comment (optional)' }),
         el('p', { className: 'govuk-hint', id: 'comment-hint-' + key, text: 'Evidence or a reason for your rating. Please do not name anyone.' }),
         comment,
-        saveComment,
+        el('div', { className: 'comment-actions' }, [saveComment, commentStatus]),
       ]),
     ]);
   }
@@ -339,17 +397,78 @@
       status.textContent = '';
       status.className = 'vote-status';
     }
+    var said = $('comment-status-' + key);
+    if (said) {
+      var sending = pending[key] && pending[key].comment !== undefined;
+      said.textContent = sending ? (socket.connected && navigator.onLine !== false ? 'Saving comment…' : 'Comment waiting to send')
+        : commentSaved[key] ? 'Comment saved' : '';
+      said.className = 'comment-status' + (commentSaved[key] && !sending ? ' comment-saved' : '');
+    }
+    updateBar();
   }
+
+  /* The bar at the foot of the screen: what became of the last tap, always in view. */
+  function barStrand() {
+    if (!state || state.session.status === 'ended') return null;
+    var shown = visibleStrands().filter(function (s) { return s.status === 'open'; });
+    if (!shown.length) return null;
+    var keys = shown.map(function (s) { return s.key; });
+    var key = state.session.pacing === 'live' ? keys[0] : (keys.indexOf(lastKey) >= 0 ? lastKey : null);
+    if (!key || !$('card-' + key) || !(pending[key] || errors[key] || mine.votes[key])) return null;
+    return key;
+  }
+
+  function updateBar() {
+    var bar = $('vote-bar');
+    if (!bar) return;
+    var key = barStrand();
+    bar.hidden = !key;
+    document.body.classList.toggle('has-vote-bar', !!key);
+    if (!key) return;
+    var live = state.session.pacing === 'live';
+    var suffix = live ? '' : ' for ' + strandName(key);
+    var kind, words;
+    if (errors[key]) {
+      kind = 'error'; words = 'Not saved: ' + errors[key];
+    } else if (pending[key]) {
+      var online = socket.connected && navigator.onLine !== false;
+      kind = online ? 'sending' : 'waiting';
+      words = online ? 'Sending: ' + levelName(pending[key].level) + suffix + '…'
+        : 'Waiting to send: ' + levelName(pending[key].level) + suffix
+          + (navigator.onLine === false ? ' (you are offline)' : ' (reconnecting)');
+    } else {
+      kind = 'saved'; words = 'Saved: ' + levelName(mine.votes[key].level) + suffix;
+    }
+    bar.className = 'vote-bar vote-bar-' + kind;
+    bar.setAttribute('data-strand', key);
+    $('vote-bar-mark').textContent = { saved: '✓', sending: '…', waiting: '!', error: '✗' }[kind];
+    $('vote-bar-words').textContent = words;
+  }
+
+  $('vote-bar-change').addEventListener('click', function () {
+    var key = $('vote-bar').getAttribute('data-strand');
+    var level = chosenLevel(key);
+    var input = $('opt-' + key + '-' + (level || 1));
+    if (!input) return;
+    input.scrollIntoView({ block: 'center' });
+    input.focus({ preventScroll: true });
+  });
 
   function updateResults(strand) {
     var box = $('results-' + strand.key);
     var desk = $('desk-' + strand.key);
     if (!box) return;
-    L.clear(box);
     box.hidden = !strand.counts;
     if (strand.counts) {
-      box.appendChild(el('h2', { className: 'results-title', text: 'How the room voted' }));
-      box.appendChild(L.bars(state.levels, strand.counts, { desk: strand.desk, label: 'Votes per level for ' + strand.name }));
+      // Votes arriving change the figures in place, so a screen reader reading them keeps its place.
+      var list = box.querySelector('.bars');
+      if (!list || !L.updateBars(list, state.levels, strand.counts, { desk: strand.desk })) {
+        L.clear(box);
+        box.appendChild(el('h2', { className: 'results-title', text: 'How the room voted' }));
+        box.appendChild(L.bars(state.levels, strand.counts, { desk: strand.desk, label: 'Votes per level for ' + strand.name }));
+      }
+    } else {
+      L.clear(box);
     }
     desk.hidden = !strand.desk;
     desk.textContent = strand.desk ? "The programme team's desk rating: " + strand.desk.label : '';

@@ -1,5 +1,7 @@
-/* The projector: no controls, large type; bars only while results are shown, the desk rating
-   only once revealed (the server sends nothing else). */
+/* The projector: no controls, large type. Three screens: how to join (before the start, and
+   whenever the facilitator asks), the strand on screen with a join strip, and a thank-you after
+   the end. Bars only once a strand's results are visible, the desk rating only once revealed
+   (the server sends nothing else). */
 (function () {
   'use strict';
   var L = window.Live, el = L.el;
@@ -23,7 +25,7 @@
     state.joined = data.joined;
     state.strands.forEach(function (s) {
       s.voted = data.voted[s.key];
-      if (data.counts) s.counts = data.counts[s.key];
+      if (data.counts && data.counts[s.key]) s.counts = data.counts[s.key];
     });
     render();
   });
@@ -33,24 +35,40 @@
     return words + ' · ' + s.voted + ' voted';
   }
 
+  function showScreen(name) {
+    $('join-screen').hidden = name !== 'join';
+    $('strand-screen').hidden = name === 'join';
+    $('join-strip').hidden = name !== 'strand';
+    document.body.setAttribute('data-screen', name);
+  }
+
   function render() {
     if (!state) return;
     $('joined').textContent = String(state.joined);
+    $('join-screen-count').textContent = String(state.joined);
     var session = state.session;
     var list = $('strand-list');
     L.clear(list);
     var results = $('strand-results');
-    L.clear(results);
     var desk = $('strand-desk');
     showEvidence(null);
     if (session.status === 'ended') {
+      // No QR code or join code: nobody can join an ended session.
+      showScreen('ended');
+      L.clear(results);
       $('strand-title').textContent = 'Thank you: this session has ended';
-      $('strand-purpose').textContent = '';
+      $('strand-purpose').textContent = state.joined === 1 ? '1 person took part.' : state.joined + ' people took part.';
       $('strand-status').textContent = '';
       desk.hidden = true;
       return;
     }
+    if (session.status === 'draft' || session.show_join) {
+      showScreen('join');
+      return;
+    }
+    showScreen('strand');
     if (session.pacing === 'self_paced') {
+      L.clear(results);
       $('strand-title').textContent = 'Rate each strand on your phone';
       $('strand-purpose').textContent = session.closes_at ? 'Voting closes ' + new Date(session.closes_at).toLocaleString('en-GB') : '';
       $('strand-status').textContent = '';
@@ -67,14 +85,24 @@
     }
     var strand = state.strands.filter(function (s) { return s.key === session.current; })[0];
     if (!strand) {
+      L.clear(results);
       $('strand-title').textContent = 'Waiting for the first strand';
       return;
     }
     $('strand-title').textContent = strand.label;
     $('strand-purpose').textContent = strand.purpose || '';
-    $('strand-status').textContent = statusLine(strand);
+    var line = statusLine(strand);
+    if ($('strand-status').textContent !== line) $('strand-status').textContent = line;
     showEvidence(strand.evidence);
-    if (strand.counts) results.appendChild(L.bars(state.levels, strand.counts, { desk: strand.desk, label: 'Votes per level' }));
+    // A tally changes the bars in place; a new strand or a revealed desk rating draws them anew.
+    var drawn = results.querySelector('.bars');
+    if (!strand.counts) L.clear(results);
+    else if (!drawn || results.getAttribute('data-strand') !== strand.key ||
+             !L.updateBars(drawn, state.levels, strand.counts, { desk: strand.desk })) {
+      L.clear(results);
+      results.appendChild(L.bars(state.levels, strand.counts, { desk: strand.desk, label: 'Votes per level' }));
+    }
+    results.setAttribute('data-strand', strand.key);
     desk.hidden = !strand.desk;
     desk.textContent = strand.desk ? "Programme team's desk rating: " + strand.desk.label : '';
   }

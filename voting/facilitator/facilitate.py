@@ -202,6 +202,7 @@ def new_session(assessment_id: int) -> Any:
         "closes_at": "",
         "collect_profile": True,
         "method": "phones",
+        "live_results": False,
     }
     if request.method == "POST":
         form = {
@@ -210,6 +211,7 @@ def new_session(assessment_id: int) -> Any:
             "collect_profile": request.form.get("collect_profile") == "yes",
             # Phones unless the form says otherwise (a form saved before the choice existed).
             "method": request.form.get("method") or "phones",
+            "live_results": request.form.get("live_results") == "yes",
         }
         spec = _session_spec(form, errors)
         if spec is not None and not errors:
@@ -269,6 +271,7 @@ def _session_spec(form: dict[str, Any], errors: dict[str, str]) -> SessionSpec |
         closes_at,
         bool(form["collect_profile"]),
         str(form["method"]),
+        bool(form["live_results"]),
     )
 
 

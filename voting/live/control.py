@@ -1,5 +1,5 @@
 """The console's actions on a running session: start, open and close voting, step through the
-strands, show results, reveal the desk rating, end.
+strands, show results, reveal the desk rating, show the join screen, end.
 
 Every action checks its input, refuses with a message when it does not apply, and otherwise
 commits before returning; the caller then broadcasts the new state.
@@ -58,7 +58,12 @@ class Console:
         return strand.name if strand else key
 
     def make_current(self, key: str) -> None:
-        """In a live session only the strand on screen can be open: moving on closes the rest."""
+        """In a live session only the strand on screen can be open: moving on closes the rest.
+        Moving to another strand hides results shown for the last one and the join screen, so
+        the next strand starts with its results hidden (see `snapshots.results_visible`)."""
+        if self.session.pacing == "live" and self.session.current_strand != key:
+            self.session.show_results = False
+            self.session.show_join = False
         self.session.current_strand = key
         if self.session.pacing == "live":
             for other_key, state in self.states.items():
@@ -95,6 +100,7 @@ def _start(console: Console) -> str:
     if session.status == "ended":
         raise Refusal("This session has ended. Reopen a strand to resume it.")
     session.status = "running"
+    session.show_join = False
     if session.pacing == "self_paced":
         for state in console.states.values():
             state.status = "open"
@@ -116,6 +122,10 @@ def _start_voting(console: Console, state: StrandState, new_round: bool = False)
     console.make_current(state.strand_key)
     state.status = "open"
     state.revealed = False
+    # A new round's (or a reopened strand's) counts are hidden again until closed or shown.
+    if session.pacing == "live":
+        session.show_results = False
+    session.show_join = False
 
 
 @_action("open")
@@ -187,7 +197,12 @@ def _previous(console: Console) -> str:
 def _results(console: Console) -> str:
     session = console.session
     session.show_results = bool_field(console.payload, "show", "show")
-    return "Live results shown." if session.show_results else "Live results hidden."
+    if not session.show_results:
+        return "Results of open voting hidden."
+    if session.pacing == "live" and session.current_strand:
+        name = console.name(session.current_strand)
+        return f"Results of {name} shown on the projector and phones."
+    return "Results shown on the projector and phones."
 
 
 @_action("reveal")
@@ -223,6 +238,16 @@ def _evidence(console: Console) -> str:
     return f"Evidence for {name} {'shown' if show else 'hidden'}."
 
 
+@_action("join")
+def _join(console: Console) -> str:
+    """The projector's full join screen (QR code, address, code, joined count), on demand."""
+    session = console.session
+    if session.status == "ended":
+        raise Refusal("The session has ended, so nobody can join it now.")
+    session.show_join = bool_field(console.payload, "show", "show")
+    return "Join screen shown on the projector." if session.show_join else "Join screen hidden."
+
+
 @_action("end")
 def _end(console: Console) -> str:
     session = console.session
@@ -232,6 +257,7 @@ def _end(console: Console) -> str:
         if state.status == "open":
             state.status = "closed"
     session.status = "ended"
+    session.show_join = False
     return "Session ended. Votes are kept; export them from the assessment page."
 
 

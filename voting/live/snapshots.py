@@ -2,13 +2,15 @@
 
 Three audiences, three builders: phones (public session state, plus each phone's own votes),
 the presenter (what the projector shows) and the console (everything). A desk rating reaches a
-phone or the presenter only once revealed; counts only while results are shown.
+phone or the presenter only once revealed; a strand's counts only once `results_visible` says
+so, because a running tally on show while people vote anchors them as much as a desk rating.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -52,22 +54,77 @@ def load(db: Session, session_id: int) -> Loaded | None:
     )
 
 
+def session_ended(status: str, pacing: str, closes_at: datetime | None) -> bool:
+    """Ended by the facilitator, or a self-paced session whose closing time has passed."""
+    closed_by_time = closes_at is not None and utcnow() >= closes_at
+    return status == "ended" or (closed_by_time and pacing == "self_paced")
+
+
+def results_visible(
+    key: str,
+    status: str,
+    *,
+    ended: bool,
+    pacing: str,
+    current: str | None,
+    show_results: bool,
+    live_results: bool,
+) -> bool:
+    """Whether phones and the presenter may see a strand's counts (the console always does).
+
+    A closed strand's distribution is shown; an open one's is hidden while people vote, unless
+    the session's setting "live bars while voting" is on, or the facilitator pressed "Show
+    results" for it (for the strand on screen; in a self-paced session, for all strands).
+    A strand never opened has nothing to show. An ended session shows what was voted."""
+    if status == "closed" or (ended and status == "open"):
+        return True
+    if status != "open":
+        return False
+    return live_results or (show_results and (pacing == "self_paced" or current == key))
+
+
+def _loaded_visible(loaded: Loaded, key: str, state: StrandState) -> bool:
+    s = loaded.session
+    return results_visible(
+        key,
+        state.status,
+        ended=session_ended(s.status, s.pacing, s.closes_at),
+        pacing=s.pacing,
+        current=s.current_strand,
+        show_results=s.show_results,
+        live_results=s.live_results,
+    )
+
+
+def _tally_visible(tally: LiveTally, key: str) -> bool:
+    return results_visible(
+        key,
+        tally.statuses.get(key, "pending"),
+        ended=session_ended(tally.status, tally.pacing, tally.closes_at),
+        pacing=tally.pacing,
+        current=tally.current,
+        show_results=tally.show_results,
+        live_results=tally.live_results,
+    )
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() + "Z" if value is not None else None
 
 
 def _session_header(loaded: Loaded) -> dict[str, Any]:
     s = loaded.session
-    closed_by_time = s.closes_at is not None and utcnow() >= s.closes_at
     return {
         "id": s.id,
         "name": s.name,
         "code": s.join_code,
         "pacing": s.pacing,
-        "status": "ended" if closed_by_time and s.pacing == "self_paced" else s.status,
+        "status": "ended" if session_ended(s.status, s.pacing, s.closes_at) else s.status,
         "closes_at": _iso(s.closes_at),
         "current": s.current_strand,
         "show_results": s.show_results,
+        "live_results": s.live_results,
+        "show_join": s.show_join,
     }
 
 
@@ -139,7 +196,7 @@ def phone_state(loaded: Loaded) -> dict[str, Any]:
             "status": state.status,
             "round": state.round,
             "desk": _desk(loaded, key) if state.revealed else None,
-            "counts": counts if loaded.session.show_results else None,
+            "counts": counts if _loaded_visible(loaded, key, state) else None,
         }
         for key, strand, state, counts in _session_strands(loaded)
     ]
@@ -183,7 +240,7 @@ def presenter_state(loaded: Loaded) -> dict[str, Any]:
             "status": state.status,
             "round": state.round,
             "voted": sum(counts),
-            "counts": counts if loaded.session.show_results else None,
+            "counts": counts if _loaded_visible(loaded, key, state) else None,
             "desk": _desk(loaded, key) if state.revealed else None,
             "evidence": _evidence(loaded, key) if state.evidence_shown else None,
         }
@@ -208,6 +265,8 @@ def console_state(loaded: Loaded) -> dict[str, Any]:
             "revealed": state.revealed,
             "voted": sum(counts),
             "counts": counts,
+            # What phones and the projector see of this strand's counts, for the console to say.
+            "shown": _loaded_visible(loaded, key, state),
             "desk": _desk(loaded, key),
             "has_evidence": _evidence(loaded, key) is not None,
             "evidence_shown": state.evidence_shown,
@@ -231,12 +290,19 @@ def tally_update(tally: LiveTally, audience: str) -> dict[str, Any] | None:
             "counts": counts,
             "voted": {k: sum(v) for k, v in counts.items()},
         }
+    # Only open strands whose results are visible: a hidden strand's counts stay on the server,
+    # and a closed strand's cannot change (its snapshot, sent on closing, already has them).
+    visible = {
+        k: v
+        for k, v in counts.items()
+        if tally.statuses.get(k) == "open" and _tally_visible(tally, k)
+    }
     if audience == "presenter":
         return {
             "joined": tally.joined,
             "voted": {k: sum(v) for k, v in counts.items()},
-            "counts": counts if tally.show_results else None,
+            "counts": visible or None,
         }
     if audience == "phones":
-        return {"counts": counts} if tally.show_results else None
+        return {"counts": visible} if visible else None
     raise ValueError(audience)

@@ -152,6 +152,12 @@ class StrandResult:
     def forums_covering(self) -> int:
         return len(self.forums)
 
+    @property
+    def voted(self) -> bool:
+        """Anyone voted on it (a strand whose figures are hidden was voted on): a strand nobody
+        voted on has no figures to show, only that."""
+        return self.figures.n > 0 or self.hidden is not None
+
 
 @dataclass
 class Results:
@@ -170,11 +176,16 @@ class Results:
 
     @property
     def most_covered(self) -> list[StrandResult]:
-        return _extremes(self.strands, max)
+        """Of the strands voted on (one nobody voted on is not "covered" by anyone)."""
+        return _extremes([s for s in self.strands if s.voted], max)
 
     @property
     def least_covered(self) -> list[StrandResult]:
-        return _extremes(self.strands, min)
+        return _extremes([s for s in self.strands if s.voted], min)
+
+    @property
+    def not_voted(self) -> list[StrandResult]:
+        return [s for s in self.strands if not s.voted]
 
     @property
     def split_strands(self) -> list[StrandResult]:
