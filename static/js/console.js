@@ -74,6 +74,10 @@
     var strand = current();
     if (strand) act(votingAction(strand));
   });
+  $('panel-evidence').addEventListener('click', function () {
+    var strand = current();
+    if (strand) act({ action: 'evidence', strand: strand.key, show: !strand.evidence_shown });
+  });
   $('panel-desk').addEventListener('click', function () {
     var strand = current();
     if (strand) act({ action: 'reveal', strand: strand.key, reveal: !strand.revealed });
@@ -123,6 +127,8 @@
     var toggle = $('results-toggle');
     var voting = $('panel-voting');
     var desk = $('panel-desk');
+    var evidence = $('panel-evidence');
+    evidence.hidden = true;
     if (!live) {
       $('panel-strand').textContent = 'every strand, self-paced';
       $('panel-state').textContent = session.live_results ? 'Live bars while voting: on.'
@@ -152,6 +158,8 @@
     toggle.setAttribute('aria-pressed', session.show_results ? 'true' : 'false');
     desk.hidden = !strand.desk || strand.status === 'open';
     desk.textContent = strand.revealed ? 'Hide desk rating' : 'Reveal desk rating';
+    evidence.hidden = !strand.has_evidence;
+    evidence.textContent = strand.evidence_shown ? 'Hide evidence' : 'Show evidence';
   }
 
   function render() {
