@@ -20,10 +20,14 @@ LEVEL_NAMES: dict[int, tuple[str, ...]] = {
 STRANDS = (("shared-plan", "One family plan"), ("workforce", "A shared workforce"))
 
 
+def level_keys(levels: int) -> list[str]:
+    return [name.lower().replace(" ", "-") for name in LEVEL_NAMES[levels]]
+
+
 def framework_document(levels: int) -> dict[str, Any]:
     """A valid framework with `levels` levels and two strands."""
     names = LEVEL_NAMES[levels]
-    keys = [name.lower().replace(" ", "-") for name in names]
+    keys = level_keys(levels)
     return {
         "id": f"local-{levels}-levels",
         "name": f"Local model on {levels} levels",

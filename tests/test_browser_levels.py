@@ -31,7 +31,7 @@ from tests.browser_support import (
     log_in,
 )
 from tests.colour_vision import contrast, parse
-from tests.scales import LEVEL_NAMES, STRANDS, framework_yaml
+from tests.scales import LEVEL_NAMES, STRANDS, framework_yaml, level_keys
 from voting.colours import level_colours
 
 if TYPE_CHECKING:
@@ -254,7 +254,7 @@ def test_a_five_level_workshop_in_real_browsers(
             lines.pop(0)
         rows = [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
         first_row = next(r for r in rows if r["strand_key"] == KEY)
-        assert [first_row[f"n_{n.lower()}"] for n in NAMES] == [str(c) for c in COUNTS]
+        assert [first_row[f"n_{k}"] for k in level_keys(LEVELS)] == [str(c) for c in COUNTS]
 
         document = json.loads(
             facilitator.request.get(f"{base}/facilitator/assessments/{aid}/assessment.json").text()

@@ -23,9 +23,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import control, last, make_session, phone, post_form, received, screen, vote
-from tests.scales import LEVEL_NAMES, STRANDS, framework_document, framework_yaml, planned_votes
+from tests.scales import LEVEL_NAMES, STRANDS, framework_yaml, level_keys, planned_votes
 from voting.colours import level_colours
-from voting.frameworks import FrameworkError, parse
 
 SCALES = [2, 3, 5, 6, 7]
 FIRST, SECOND = (key for key, _ in STRANDS)
@@ -216,8 +215,9 @@ def test_summary_csv_votes_csv_and_json_show_every_level(
     summary = csv_rows(facilitator.get(f"{base}/summary.csv").get_data(True))
     first = next(r for r in summary if r["strand_key"] == FIRST)
     counts = expected_counts(levels, FIRST)
-    assert [first[f"n_{n.lower()}"] for n in names] == [str(n) for n in counts]
-    assert [float(first[f"pct_{n.lower()}"]) for n in names] == [
+    keys = level_keys(levels)
+    assert [first[f"n_{k}"] for k in keys] == [str(n) for n in counts]
+    assert [float(first[f"pct_{k}"]) for k in keys] == [
         round(100 * n / sum(counts), 1) for n in counts
     ]
     assert first["desk_rating"] == names[-1]
@@ -237,11 +237,3 @@ def test_summary_csv_votes_csv_and_json_show_every_level(
     assert analysed["median_label"] in names or "/" in analysed["median_label"]
     assert analysed["desk"] == f"{names[-2]}/{names[-1]}"
     assert analysed["desk_comparison"]["at"] == 2 + 3  # the two lowest levels, voted upside down
-
-
-def test_two_levels_with_one_name_are_refused() -> None:
-    """Level names head the download columns (n_strong, % Strong), so two alike would collide."""
-    document = framework_document(5)
-    document["levels"][4]["name"] = "strong"
-    with pytest.raises(FrameworkError, match=r"levels\[4\]\.name: expected a name not used"):
-        parse(document, "alike.yaml")

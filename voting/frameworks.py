@@ -170,11 +170,7 @@ def parse(document: Any, source: str = "framework") -> Framework:
         key = check.key(item.get("key"), f"levels[{i}].key")
         if any(lv.key == key for lv in levels):
             raise check.fail(f"levels[{i}].key", "a key not used by another level", key)
-        name = check.text(item.get("name"), f"levels[{i}].name", 40)
-        # Names head the columns of the downloads (n_early, % Early…): two alike would collide.
-        if any(lv.name.casefold() == name.casefold() for lv in levels):
-            raise check.fail(f"levels[{i}].name", "a name not used by another level", name)
-        levels.append(Level(key, name, i + 1))
+        levels.append(Level(key, check.text(item.get("name"), f"levels[{i}].name", 40), i + 1))
     raw_strands = check.sequence(doc.get("strands"), "strands", 1, MAX_STRANDS)
     strands: list[Strand] = []
     for i, raw in enumerate(raw_strands):

@@ -326,9 +326,12 @@ def summary_rows(results: Results) -> list[dict[str, Any]]:
             "agreed_rating": strand.agreed_label,
             "votes": fig.n if shown else "",
         }
-        for name, n, pct in zip(names, fig.counts, fig.percentages, strict=True):
-            row[f"n_{name.lower()}"] = n if shown else ""
-            row[f"pct_{name.lower()}"] = _pct(pct if fig.n else None)
+        # Named by the level's key, which is unique in its framework (two levels may share a
+        # name) and a safe column name; the built-in models' keys are their names in lower case.
+        levels = results.framework.levels
+        for level, n, pct in zip(levels, fig.counts, fig.percentages, strict=True):
+            row[f"n_{level.key}"] = n if shown else ""
+            row[f"pct_{level.key}"] = _pct(pct if fig.n else None)
         row.update(
             {
                 "median": analysis.level_label(fig.median, names) if fig.n else "",

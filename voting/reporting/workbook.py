@@ -236,8 +236,9 @@ def _hidden_label(reason: str | None, results: Results) -> str:
 
 def summary_columns(results: Results) -> list[tuple[str, str]]:
     """(key of exports.summary_rows, heading) in the order the Summary sheet shows them."""
-    counts = [(f"n_{name.lower()}", name) for name in results.level_names]
-    shares = [(f"pct_{name.lower()}", f"% {name}") for name in results.level_names]
+    levels = results.framework.levels
+    counts = [(f"n_{level.key}", level.name) for level in levels]
+    shares = [(f"pct_{level.key}", f"% {level.name}") for level in levels]
     headings = {**_HEADINGS, "mean": f"Mean ({analysis.scale_words(results.level_names)})"}
     return [
         *((k, headings[k]) for k in _LEADING),
