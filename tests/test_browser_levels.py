@@ -126,7 +126,7 @@ def test_a_five_level_workshop_in_real_browsers(
         with console.expect_popup() as popup:
             console.get_by_role("link", name="Open the presenter view").click()
         presenter = pages["presenter"] = popup.value
-        join_url = presenter.locator(".join-url").inner_text()
+        join_url = presenter.locator("#join-screen-url").inner_text()
         console.bring_to_front()
 
         # 2. Phones join, skip the questions about themselves, and see five level buttons.
@@ -157,7 +157,7 @@ def test_a_five_level_workshop_in_real_browsers(
         )
 
         # 4. The projector: five bars, named, counted, in five distinct colours on white.
-        console.get_by_role("button", name="Show live results").click()
+        console.get_by_role("button", name="Show results").click()
         bars = presenter.locator("#strand-results .bar-row")
         expect(bars).to_have_count(LEVELS)
         expect(bars.locator(".bar-label")).to_have_text(NAMES)
