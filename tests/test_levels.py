@@ -237,3 +237,20 @@ def test_summary_csv_votes_csv_and_json_show_every_level(
     assert analysed["median_label"] in names or "/" in analysed["median_label"]
     assert analysed["desk"] == f"{names[-2]}/{names[-1]}"
     assert analysed["desk_comparison"]["at"] == 2 + 3  # the two lowest levels, voted upside down
+
+
+def test_votes_counted_by_hand_add_to_every_level(workshop: Any, facilitator: FlaskClient) -> None:
+    """A paper count, entered per level on the hand counts form, adds to each of the N levels."""
+    levels, aid, state = workshop
+    url = f"/facilitator/sessions/{state['session']['id']}/hand-counts"
+    page = facilitator.get(url).get_data(True)  # one box per level and strand
+    for number in range(1, levels + 1):
+        assert f'name="count-{FIRST}-{number}"' in page
+    assert f'name="count-{FIRST}-{levels + 1}"' not in page
+    paper = {f"count-{FIRST}-{n}": str(n) for n in range(1, levels + 1)}
+    saved = post_form(facilitator, url, {"record": "counts", "method": "paper", **paper})
+    assert saved.status_code == 302, saved.get_data(True)
+    rows = csv_rows(facilitator.get(f"/facilitator/assessments/{aid}/summary.csv").get_data(True))
+    first = next(r for r in rows if r["strand_key"] == FIRST)
+    expected = [n + level for level, n in enumerate(expected_counts(levels, FIRST), start=1)]
+    assert [first[f"n_{k}"] for k in level_keys(levels)] == [str(n) for n in expected]
