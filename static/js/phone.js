@@ -125,7 +125,28 @@
     if (data && data.token) { token = data.token; save(TOKEN_KEY, token); }
   });
   var rounds = {};                     // strand -> round this phone last saw
+  // After a console action the server sends phones a `lean` state: all but the framework's text,
+  // which came with the snapshot on connecting. Put the text back by strand key; a phone that
+  // lacks it for some strand asks for a fresh snapshot instead.
+  function withFrameworkText(lean) {
+    var had = {};
+    (state ? state.strands : []).forEach(function (s) { had[s.key] = s; });
+    if (!lean.strands.every(function (s) { return had[s.key]; })) return null;
+    lean.strands = lean.strands.map(function (s) {
+      var full = {};
+      Object.keys(had[s.key]).forEach(function (k) { full[k] = had[s.key][k]; });
+      Object.keys(s).forEach(function (k) { full[k] = s[k]; });
+      return full;
+    });
+    delete lean.lean;
+    return lean;
+  }
+
   socket.on('state', function (data) {
+    if (data.lean) {
+      data = withFrameworkText(data);
+      if (!data) { socket.emit('sync'); return; }
+    }
     // A new round (a re-vote after discussion) starts every phone afresh on that strand.
     data.strands.forEach(function (s) {
       if (rounds[s.key] !== undefined && rounds[s.key] !== s.round) {

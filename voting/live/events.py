@@ -258,7 +258,8 @@ def publish_state(session_id: int) -> None:
             return
         console = snapshots.console_state(loaded)
         presenter = snapshots.presenter_state(loaded)
-        phones = snapshots.phone_state(loaded)
+        # Phones already hold the framework's text from their snapshot: they get the rest.
+        phones = snapshots.phone_changes(loaded)
     socketio.emit("state", console, to=room("console", session_id))
     socketio.emit("state", presenter, to=room("presenter", session_id))
     socketio.emit("state", phones, to=room("phones", session_id))

@@ -191,13 +191,7 @@ def _session_strands(loaded: Loaded) -> Iterator[tuple[str, Strand, StrandState,
 def phone_state(loaded: Loaded) -> dict[str, Any]:
     """The public state every phone in the session shares."""
     strands = [
-        {
-            **_strand_content(loaded.framework, strand),
-            "status": state.status,
-            "round": state.round,
-            "desk": _desk(loaded, key) if state.revealed else None,
-            "counts": counts if _loaded_visible(loaded, key, state) else None,
-        }
+        {**_strand_content(loaded.framework, strand), **_phone_strand(loaded, key, state, counts)}
         for key, strand, state, counts in _session_strands(loaded)
     ]
     return {
@@ -205,6 +199,36 @@ def phone_state(loaded: Loaded) -> dict[str, Any]:
         "levels": _levels(loaded.framework),
         "strands": strands,
         "profile": _profile_options(loaded) if loaded.session.collect_profile else None,
+    }
+
+
+def phone_changes(loaded: Loaded) -> dict[str, Any]:
+    """`phone_state` without the framework's text (strand names, purposes, summaries and
+    descriptors: 22 of its 23 KB for the national model), which no console action changes and
+    which every phone received with its snapshot on connecting. Sent to every phone after each
+    console action, marked `lean`; the phone takes the text from the snapshot it holds, by
+    strand key, and the result is exactly the `phone_state` a reconnecting phone would get."""
+    return {
+        "lean": True,
+        "session": _session_header(loaded),
+        "levels": _levels(loaded.framework),
+        "strands": [
+            {"key": key, **_phone_strand(loaded, key, state, counts)}
+            for key, _strand, state, counts in _session_strands(loaded)
+        ],
+        "profile": _profile_options(loaded) if loaded.session.collect_profile else None,
+    }
+
+
+def _phone_strand(
+    loaded: Loaded, key: str, state: StrandState, counts: list[int]
+) -> dict[str, Any]:
+    """What a console action can change about one strand on the phones."""
+    return {
+        "status": state.status,
+        "round": state.round,
+        "desk": _desk(loaded, key) if state.revealed else None,
+        "counts": counts if _loaded_visible(loaded, key, state) else None,
     }
 
 
