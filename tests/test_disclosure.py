@@ -25,8 +25,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.attacker import Cell, attack, read_everything
-from tests.conftest import make_session
 from tests.downloads import LABELS, forum_table, groups_table, labelled_csv, ok, section, text_of
+from tests.helpers import make_session
 from tests.workshops import LEVEL_NAMES
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
