@@ -16,7 +16,7 @@
 // driver can compare them with its own.
 //
 //   {"cmd": "connect", "url": "http://127.0.0.1:5000", "code": "ABC123", "first": 0,
-//    "count": 500, "concurrency": 25, "page": true, "deflate": true}
+//    "count": 500, "concurrency": 25, "page": true, "deflate": true, "idle": 300}
 //   {"cmd": "vote", "strand": "leadership", "schedule": [[0, 0.0], [1, 0.002]], "t0": 1234.5}
 //   {"cmd": "extensions"}    which WebSocket extensions each phone's server agreed to
 //   {"cmd": "states"}        when each phone last received a `state` broadcast
@@ -78,7 +78,12 @@ async function loadPage(agent, url, code) {
 
 function join(index, url, code, options) {
   // One browser: its own connection pool to the host, as Chromium keeps per profile.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+  // Chromium keeps a used idle connection for 5 minutes (`idle` seconds here).
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: 6,
+    timeout: (options.idle ?? 300) * 1000,
+  });
   const phone = { index, socket: null, agent, token: null, extensions: null };
   phones[index] = phone;
   const started = now();
