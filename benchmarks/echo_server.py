@@ -105,9 +105,20 @@ def static_files(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [body]
 
 
+def without_compression(inner: Any) -> Any:
+    """Declines WebSocket compression as the app does (voting/live/compression.py), so that
+    both run the same transport."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return inner(environ, start_response)
+
+    return app
+
+
 if __name__ == "__main__":
     port = int(sys.argv[1])
-    app = socketio.WSGIApp(server, static_files)
+    app = without_compression(socketio.WSGIApp(server, static_files))
     # eventlet's default backlog, as Flask-SocketIO uses for the app: the same conditions.
     listener = eventlet.listen(("127.0.0.1", port))
     eventlet.wsgi.server(listener, app, log_output=False, max_size=10_000)
