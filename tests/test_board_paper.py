@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from html import unescape
 from typing import Any
 
@@ -28,16 +29,19 @@ from tests.downloads import (
 )
 from tests.helpers import control, last, make_session, phone, post_form, received, screen, vote
 from tests.workshops import (
+    LA_CHILDREN,
     LEVEL_NAMES,
     REPORT_FORUMS,
     STRANDS,
     ForumPlan,
+    Profile,
     run_forum,
     total_counts,
 )
 from voting import analysis
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
+from voting.models import VotingSession
 
 # Devon's table: per strand a rating, its key evidence and where the evidence comes from.
 DESK = {
@@ -422,3 +426,154 @@ def test_a_paper_slip_joins_a_live_session_while_its_strand_is_open(
     got = Downloads(facilitator, aid)
     assert got.analysis["leadership"]["counts"] == [0, 5, 1, 0]
     assert [r["method"] for r in got.votes].count("Paper") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# 4. The forum register, with sectors and core partners per assessment
+
+OUR_SECTORS = [
+    "Local authority children's services",
+    "Police",
+    "Health",
+    "Schools and education",
+    "Youth offending",
+    "Elected members",
+]
+OUR_CORE = ["Police", "Health", "Schools and education", "Elected members"]
+# Five people from each of three sectors: every group big enough to be shown.
+WORKSHOP = ForumPlan(
+    name="Stevenage partnership workshop",
+    forum_type="mixed",
+    locality="Stevenage",
+    profiles=tuple(
+        Profile(role="operational", sector=s)
+        for s in ("Police", "Youth offending", LA_CHILDREN)
+        for _ in range(5)
+    ),
+    votes={
+        "delivery": (1, 2, 2, 1, 2, 3, 2, 2, 1, 2, 3, 3, 2, 2, 1),
+        "culture": (2, 2, 3, 3, 2, 2, 3, 2, 2, 3, 3, 2, 2, 2, 3),
+    },
+    held_on=date(2017, 6, 14),
+)
+HUDDLE = ForumPlan(
+    name="Hitchin huddle",
+    forum_type="operational",
+    locality="North Herts",
+    profiles=(Profile(sector="Police"), None, None),
+    votes={"leadership": (2, 3, 3)},
+    held_on=date(2017, 7, 1),
+)
+
+
+def test_the_forum_register_against_a_configured_list_of_core_partners(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    aid = desk_assessment(app)
+    url = f"/facilitator/assessments/{aid}/sectors"
+    # A core partner outside the list is refused, and nothing changes.
+    refused = post_form(facilitator, url, {"sectors": "Police", "core": ["Health"]})
+    assert refused.status_code == 400 and "'Health' is not in the list" in unescape(
+        refused.get_data(True)
+    )
+    saved = post_form(facilitator, url, {"sectors": "\n".join(OUR_SECTORS), "core": OUR_CORE})
+    assert saved.status_code == 302
+
+    # Phones choose from the assessment's own list.
+    session = make_session(app, aid, strand_keys=["culture"], collect_profile=True)
+    p = phone(app, session.join_code)
+    assert last(received(p), "state")["profile"]["sectors"] == OUR_SECTORS
+    assert p.emit("profile", {"sector": "Youth offending"}, callback=True)["profile"]
+    assert not p.emit("profile", {"sector": "Housing"}, callback=True).get("ok", True)
+    p.disconnect()
+    with app.app_context(), get_database().write() as db:
+        db.delete(db.get(VotingSession, session.id))
+
+    run_forum(app, facilitator, aid, WORKSHOP)
+    run_forum(app, facilitator, aid, HUDDLE)
+    hands = new_session_by_form(facilitator, aid, strands=["delivery"])
+    assert record_counts(facilitator, hands, "show_of_hands", {"delivery": [3, 4, 1, 0]})
+    got = Downloads(facilitator, aid)
+
+    expected = {
+        "Stevenage partnership workshop": {
+            "date": "2017-06-14",
+            "kind": "Mixed",
+            "locality": "Stevenage",
+            "method": "Phones",
+            "strands": "4, 6",
+            "joined": 15,
+            "voted": 15,
+            "sectors": "Local authority children's services; Police; Youth offending",
+        },
+        "Dacorum district group": {
+            "date": "2017-06-28",
+            "kind": "Operational",
+            "locality": "Dacorum",
+            "method": "Show of hands",
+            "strands": "6",
+            "joined": 8,
+            "voted": 8,
+            "sectors": "",
+        },
+        "Hitchin huddle": {
+            "date": "2017-07-01",
+            "kind": "Operational",
+            "locality": "North Herts",
+            "method": "Phones",
+            "strands": "2",
+            "joined": "fewer than 5 people",
+            "voted": "fewer than 5 people",
+            "sectors": "Police",
+        },
+    }
+    not_heard = "Health; Schools and education; Elected members"
+
+    # The workbook's Forums sheet.
+    sheet = got.workbook["Forums"]
+    _, rows = sheet_table(sheet, header_row_of(sheet, "Forum"))
+    assert [r["Forum"] for r in rows] == list(expected)  # in date order
+    for r in rows:
+        want = expected[r["Forum"]]
+        got_row = {
+            "date": r["Date"],
+            "kind": r["Kind"],
+            "locality": r["Locality"],
+            "method": r["How they voted"],
+            "strands": r["Strands"],
+            "joined": r["Joined"],
+            "voted": r["Voted"],
+            "sectors": r["Sectors that took part"] or "",
+        }
+        assert got_row == want, r["Forum"]
+    notes = [c.value for c in sheet["A"] if isinstance(c.value, str)]
+    assert f"Core partners not heard at any forum: {not_heard}" in notes
+
+    # The report's appendix and the results page: the same rows and the same gap.
+    for html in (got.report_html, got.results_html):
+        table = next(t for t in Tables(html).tables if t[0][1][:2] == ["Forum", "Date"])
+        cells = {c[0]: c for _, c in table[1:]}
+        assert list(cells) == list(expected)
+        workshop = cells["Stevenage partnership workshop"]
+        assert workshop[1:9] == [
+            "2017-06-14",
+            "Mixed",
+            "Stevenage",
+            "Phones",
+            "4, 6",
+            "15",
+            "15",
+            "Local authority children's services; Police; Youth offending",
+        ]
+        assert cells["Hitchin huddle"][6] == "Fewer than 5 people"
+        assert f"Not heard at any forum: {not_heard}." in text_of(html)
+    assert "Appendix: forum register" in got.report_html
+
+    # The board's JSON: the register, and no raw hand counts per session.
+    register = got.json["analysis"]["register"]
+    assert register["core_partners"] == OUR_CORE
+    assert register["core_partners_not_heard"] == not_heard.split("; ")
+    forums = {f["name"]: f for f in register["forums"]}
+    assert forums["Dacorum district group"]["method"] == "Show of hands"
+    assert forums["Hitchin huddle"]["joined"] is None
+    assert all("hand_counts" not in s for s in got.json["sessions"])

@@ -397,3 +397,25 @@ def recorded_by_hand(db: Session, session_id: int, levels: int) -> dict[str, dic
         if 1 <= level <= levels:
             found.setdefault(method, {}).setdefault(key, [0] * levels)[level - 1] += n
     return found
+
+
+def save_sectors(
+    database: Database, assessment_id: int, sectors: list[str], core: list[str]
+) -> None:
+    """An assessment's own list of sectors for phones to choose from, and which of them are
+    its core partners (checked for in the forum register)."""
+    sectors = list(dict.fromkeys(" ".join(s.split())[:80] for s in sectors if s.strip()))
+    core = list(dict.fromkeys(" ".join(s.split())[:80] for s in core if s.strip()))
+    if not sectors:
+        raise Refusal("List at least one sector, one per line.")
+    if len(sectors) > 60:
+        raise Refusal("List at most 60 sectors.")
+    missing = [c for c in core if c not in sectors]
+    if missing:
+        raise Refusal(f"Core partner {missing[0]!r} is not in the list of sectors.")
+    with database.write() as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None:
+            raise Refusal("That assessment no longer exists.")
+        assessment.sectors = sectors
+        assessment.core_partners = core

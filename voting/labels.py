@@ -19,18 +19,47 @@ METHOD_LABELS = {
     "survey": "Online survey",
 }
 ROLE_CHOICES = {"strategic": "Strategic", "operational": "Operational"}
+# What phones may choose as their sector or agency, unless an assessment sets its own list. It
+# includes the core partners the national toolkit expects in every area, and the council teams
+# it names beside them (youth offending, community safety, public health).
 DEFAULT_SECTORS = (
     "Local authority children's services",
     "Local authority adult services",
+    "Youth offending",
+    "Community safety",
+    "Public health",
     "Police",
     "Health",
     "Schools and education",
     "Housing",
     "DWP / Jobcentre Plus",
     "Probation",
+    "Community rehabilitation company",
     "Voluntary and community sector",
+    "Elected members",
     "Other",
 )
+# The toolkit's core partners, as sectors of the list above: whose absence the forum register
+# points out, unless an assessment sets its own list.
+DEFAULT_CORE_PARTNERS = (
+    "Police",
+    "DWP / Jobcentre Plus",
+    "Health",
+    "Schools and education",
+    "Housing",
+    "Community rehabilitation company",
+    "Voluntary and community sector",
+)
+
+
+def sector_choices(stored: list[str] | None) -> tuple[str, ...]:
+    """An assessment's sectors: its own list, or the default one."""
+    return tuple(stored) if stored else DEFAULT_SECTORS
+
+
+def core_partners(stored: list[str] | None) -> tuple[str, ...]:
+    """An assessment's core partners: its own list, or the toolkit's."""
+    return tuple(stored) if stored is not None else DEFAULT_CORE_PARTNERS
 
 
 class Rating(Protocol):

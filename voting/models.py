@@ -92,6 +92,10 @@ class Assessment(Base):
     # Kept beside the framework so the vote path can check a level without reading the model.
     level_count: Mapped[int] = mapped_column(Integer)
     localities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The sectors phones may choose and the core partners the register checks for; None keeps
+    # the defaults of voting/labels.py.
+    sectors: Mapped[list[str] | None] = mapped_column(JSON)
+    core_partners: Mapped[list[str] | None] = mapped_column(JSON)
     # Raw votes of each session are deleted this many days after its date; totals are kept.
     retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,5 +1,6 @@
 """What the facilitator records beside the phones' votes: votes counted by hand (a forum on
-paper, by email or by a show of hands, or one paper slip handed in at a live session)."""
+paper, by email or by a show of hands, or one paper slip handed in at a live session), and the
+assessment's sectors and core partners."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from voting.assessments import (
     parse_hand_counts_csv,
     recorded_by_hand,
     save_hand_counts,
+    save_sectors,
 )
 from voting.database import get_database
-from voting.labels import METHOD_LABELS
+from voting.labels import METHOD_LABELS, core_partners, sector_choices
 from voting.live import events
-from voting.models import HAND_METHODS, VotingSession
+from voting.models import HAND_METHODS, Assessment, VotingSession
 from voting.tallies import level_counts
 from voting.validation import Refusal
 
@@ -103,3 +105,31 @@ def _record(session_id: int, framework: Any, strand_keys: list[str]) -> str:
     save_hand_counts(get_database(), session_id, method, counts)
     total = sum(sum(v) for v in counts.values())
     return f"{total} vote{'s' if total != 1 else ''} recorded ({METHOD_LABELS[method]})."
+
+
+@bp.route("/assessments/<int:assessment_id>/sectors", methods=["GET", "POST"])
+def sectors(assessment_id: int) -> Any:
+    with get_database().read() as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None or not owns(assessment):
+            abort(404, description="There is no such assessment.")
+        current = list(sector_choices(assessment.sectors))
+        core = list(core_partners(assessment.core_partners))
+    error = None
+    if request.method == "POST":
+        current = request.form.get("sectors", "")[:10_000].splitlines()
+        core = request.form.getlist("core")[:60]
+        try:
+            save_sectors(get_database(), assessment_id, current, core)
+        except Refusal as refusal:
+            error = refusal.message
+        else:
+            flash("Sectors and core partners saved.")
+            return redirect(url_for("records.sectors", assessment_id=assessment_id))
+    return render_template(
+        "sectors_form.html",
+        assessment=assessment,
+        sectors=[s for s in current if s.strip()],
+        core=core,
+        error=error,
+    ), (400 if error else 200)

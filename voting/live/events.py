@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from voting.access import auth
 from voting.access.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, limits
 from voting.database import get_database
-from voting.labels import DEFAULT_SECTORS, ROLE_CHOICES
+from voting.labels import ROLE_CHOICES, sector_choices
 from voting.live import snapshots, votes
 from voting.live.control import apply_action
 from voting.tallies import live_tally
@@ -520,6 +520,7 @@ def on_profile(connection: Connection, data: Any) -> dict[str, Any]:
         if not loaded.session.collect_profile:
             raise Refusal("This session does not ask about you.")
         localities = list(loaded.session.assessment.localities or [])
+        sectors = sector_choices(loaded.session.assessment.sectors)
     role = text_field(
         payload,
         "role",
@@ -534,7 +535,7 @@ def on_profile(connection: Connection, data: Any) -> dict[str, Any]:
         "your sector",
         max_length=80,
         required=False,
-        choices=DEFAULT_SECTORS,
+        choices=sectors,
     )
     locality = text_field(
         payload, "locality", "your locality", max_length=80, required=False, choices=localities

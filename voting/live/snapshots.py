@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from voting.assessments import framework_of
 from voting.colours import level_colours
 from voting.frameworks import Framework, Strand
-from voting.labels import DEFAULT_SECTORS, ROLE_CHOICES, rating_label
+from voting.labels import ROLE_CHOICES, rating_label, sector_choices
 from voting.live.votes import current_votes, profile_of
 from voting.models import DeskRating, Participant, StrandState, VotingSession, utcnow
 from voting.tallies import LiveTally, joined_count, level_counts
@@ -235,7 +235,7 @@ def _phone_strand(
 def _profile_options(loaded: Loaded) -> dict[str, Any]:
     return {
         "roles": [{"value": k, "label": v} for k, v in ROLE_CHOICES.items()],
-        "sectors": list(DEFAULT_SECTORS),
+        "sectors": list(sector_choices(loaded.session.assessment.sectors)),
         "localities": list(loaded.session.assessment.localities or []),
     }
 

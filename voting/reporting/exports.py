@@ -283,7 +283,7 @@ def board_document(db: Session, assessment: Assessment, results: Results) -> dic
     and how many joined it are in the raw download only), and the analysis."""
     document = assessment_document(db, assessment)
     for session in document["sessions"]:
-        del session["participants"]
+        del session["participants"], session["hand_counts"]
         for strand in session["strands"]:
             del strand["counts"], strand["votes"]
     del document["tallies"]  # raw totals: the analysis has them, where they may be shown
@@ -477,4 +477,34 @@ def analysis_document(results: Results) -> dict[str, Any]:
         strand.key: _strand_document(strand, results.level_names, results.min_group_size)
         for strand in results.strands
     }
-    return {"min_group_size": results.min_group_size, "strands": strands}
+    return {
+        "min_group_size": results.min_group_size,
+        "strands": strands,
+        "register": _register_document(results),
+    }
+
+
+def _register_document(results: Results) -> dict[str, Any] | None:
+    register = results.register
+    if register is None:
+        return None
+    return {
+        "forums": [
+            {
+                "session_id": r.session_id,
+                "name": r.name,
+                "date": r.held_on or None,
+                "kind": r.kind,
+                "locality": r.locality,
+                "method": r.method,
+                "strands": list(r.strands),
+                "joined": r.joined,
+                "voted": r.voted,
+                "not_shown": r.head_count_note or None,
+                "sectors": list(r.sectors),
+            }
+            for r in register.rows
+        ],
+        "core_partners": list(register.core_partners),
+        "core_partners_not_heard": list(register.not_heard),
+    }

@@ -32,6 +32,7 @@ from voting.models import (
     VotingSession,
 )
 from voting.reporting.disclosure import WITHIN, ForumFacts, Key, decide, hidden_words, strand_cells
+from voting.reporting.register import Register, forum_register
 from voting.tallies import in_current_round
 
 # (attribute, heading, how the groups are named in a sentence)
@@ -168,6 +169,7 @@ class Results:
     sessions: list[VotingSession]
     min_group_size: int
     compared_with: Assessment | None = None
+    register: Register | None = None
 
     @property
     def purged_sessions(self) -> list[VotingSession]:
@@ -676,14 +678,19 @@ def gather(
         _previous(db, assessment, compare_id, framework, min_group_size) if compare_id else None
     )
     strands = [_strand_result(ctx, s, session_id, previous) for s in framework.strands]
+    shown_sessions = [s for s in everything if session_id is None or s.id == session_id]
+    hidden_forums = {f.session_id for s in strands for f in s.forums if f.suppressed}
     return Results(
         assessment=assessment,
         framework=framework,
         level_names=names,
         strands=strands,
-        sessions=[s for s in everything if session_id is None or s.id == session_id],
+        sessions=shown_sessions,
         min_group_size=min_group_size,
         compared_with=previous[0] if previous else None,
+        register=forum_register(
+            db, assessment, framework, shown_sessions, hidden_forums, min_group_size
+        ),
     )
 
 

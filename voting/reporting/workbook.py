@@ -27,7 +27,7 @@ from voting.labels import FORUM_LABELS
 from voting.reporting import disclosure, exports
 from voting.reporting.results import Results, StrandResult
 
-SUMMARY, DESK, CHARTS, GROUPS = "Summary", "Desk", "Charts", "Groups"
+SUMMARY, DESK, CHARTS, GROUPS, FORUMS = "Summary", "Desk", "Charts", "Groups", "Forums"
 MAX_SHEET_NAME = 31
 NOT_GIVEN = "Did not say"  # the Groups sheet's row for those who skipped the question
 # Excel refuses these in a sheet name; "History" is reserved for its change tracking.
@@ -121,7 +121,7 @@ def assessment_workbook(results: Results) -> bytes:
     title = f"{results.assessment.area} {results.assessment.period}: maturity self-assessment"
     book.set_properties({"title": title, "subject": results.framework.name})
     styles = _Styles(book)
-    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS)}
+    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS, FORUMS)}
 
     summary = book.add_worksheet(SUMMARY)
     desk = book.add_worksheet(DESK)
@@ -132,6 +132,7 @@ def assessment_workbook(results: Results) -> bytes:
         taken.add(name.casefold())
         session_sheets.append((session, book.add_worksheet(name)))
     groups = book.add_worksheet(GROUPS)
+    forums = book.add_worksheet(FORUMS)
 
     _summary_sheet(summary, results, styles, title)
     _desk_sheet(desk, results, styles)
@@ -139,6 +140,7 @@ def assessment_workbook(results: Results) -> bytes:
     for session, sheet in session_sheets:
         _session_sheet(sheet, results, session, styles)
     _groups_sheet(groups, results, styles)
+    _forums_sheet(forums, results, styles)
     book.close()
     return out.getvalue()
 
@@ -331,6 +333,54 @@ def _desk_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
     sheet.set_column(1, 1, 20)
     sheet.set_column(2, 2, 80)
     sheet.set_column(3, 3, 50)
+    sheet.freeze_panes(3, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Forum register
+
+REGISTER_HEADINGS = (
+    "Forum",
+    "Date",
+    "Kind",
+    "Locality",
+    "How they voted",
+    "Strands",
+    "Joined",
+    "Voted",
+    "Sectors that took part",
+)
+
+
+def _forums_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
+    """The forum register, as the report's appendix has it."""
+    register = results.register
+    _text(sheet, 0, 0, "Forum register", styles.title)
+    _header(sheet, 2, REGISTER_HEADINGS, styles)
+    row = 3
+    for r in register.rows if register else []:
+        _text(sheet, row, 0, r.name, styles.wrap)
+        _cell(sheet, row, 1, r.held_on, styles.text)
+        _text(sheet, row, 2, r.kind, styles.text)
+        _cell(sheet, row, 3, r.locality, styles.text)
+        _text(sheet, row, 4, r.method, styles.text)
+        _text(sheet, row, 5, ", ".join(r.strands), styles.text)
+        if r.head_count_note:
+            _text(sheet, row, 6, r.head_count_note, styles.suppressed)
+            _text(sheet, row, 7, r.head_count_note, styles.suppressed)
+        else:
+            _cell(sheet, row, 6, r.joined, styles.whole)
+            _cell(sheet, row, 7, r.voted, styles.whole)
+        _cell(sheet, row, 8, "; ".join(r.sectors), styles.wrap)
+        row += 1
+    if register is not None:
+        row += 1
+        _text(sheet, row, 0, "Core partners: " + "; ".join(register.core_partners), styles.text)
+        missing = "; ".join(register.not_heard) or "none: every core partner took part"
+        _text(sheet, row + 1, 0, f"Core partners not heard at any forum: {missing}", styles.text)
+    sheet.set_column(0, 0, 36)
+    sheet.set_column(1, 7, 13)
+    sheet.set_column(8, 8, 60)
     sheet.freeze_panes(3, 1)
 
 
