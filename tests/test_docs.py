@@ -32,7 +32,7 @@ def _section(path: Path, heading: str) -> str:
 def test_the_readme_lists_every_command_of_voting_help() -> None:
     section = _section(ROOT / "README.md", "## Command line")
     listed = re.findall(r"^\| `voting ([a-z-]+)", section, flags=re.MULTILINE)
-    assert listed == _commands()
+    assert listed == _commands(), "README's Command line table and voting --help differ"
 
 
 @pytest.mark.parametrize(
@@ -50,4 +50,4 @@ def test_every_module_is_named_where_the_layout_is_described(doc: str, heading: 
     missing = [
         str(m) for m in modules if f"`{m.stem}`" not in section and f"{m.stem}.py`" not in section
     ]
-    assert missing == []
+    assert missing == [], f"{doc} does not name these modules: {missing}"
