@@ -113,7 +113,10 @@ def _read_page(
     keys = {label: key for key, label in strands.items()}
     for _cls, cells in Tables(html).tables[0][1:]:  # the summary table, one row per strand
         key = keys[cells[0]]
-        if cells[2].startswith("Not shown"):
+        if cells[2].startswith("Not voted on"):  # says so in words: nobody voted, so 0
+            if scope is None:
+                pub.size(key, ("T",), 0, where)
+        elif cells[2].startswith("Not shown"):
             pub.hide(key, ("T",) if scope is None else ("F", scope), cells[2], where)
         elif scope is None:
             pub.size(key, ("T",), int(cells[2]), where)
@@ -194,6 +197,8 @@ def _read_report(pub: Published, html: str, strands: dict[str, str], forums: set
         key = next(k for k, label in strands.items() if cells[0].startswith(label))
         if cells[2].startswith("Not shown"):
             pub.hide(key, ("T",), cells[2], "report")
+        elif cells[2].startswith("Not voted on"):
+            pub.size(key, ("T",), 0, "report")
         else:
             pub.size(key, ("T",), int(cells[3 + len(pub.levels)]), "report")
     for key in strands:

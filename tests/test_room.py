@@ -497,8 +497,12 @@ def test_the_console_keeps_the_strand_on_screen_in_one_panel_and_the_keyboard_in
     expect(panel.get_by_role("button", name="Reveal desk rating")).to_be_visible()
     shot(page, "console-1366.png")
 
-    # In the table, a row's Open voting is replaced by its Close voting, which takes the focus.
-    page.locator("#open-leadership").focus()
+    # In the table, Show on screen gives way to the row's voting button, which takes the focus;
+    # a row's Open voting is replaced by its Close voting, which takes it too.
+    page.locator("#goto-leadership").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#console-message")).to_have_text("Now showing Leadership.")
+    expect(page.locator("#open-leadership")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#console-message")).to_have_text("Voting open on Leadership.")
     expect(page.locator("#close-leadership")).to_be_focused()

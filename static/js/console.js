@@ -176,7 +176,12 @@
       var onScreen = live && session.current === s.key;
       var actions = [];
       if (!ended) {
-        if (live && !onScreen) actions.push(button('goto-' + s.key, 'goto-' + s.key, 'Show on screen', { action: 'goto', strand: s.key }));
+        if (live && !onScreen) {
+          // Once on screen it has no "Show on screen": the keyboard moves on to its voting button.
+          var goto = button('goto-' + s.key, 'goto-' + s.key, 'Show on screen', { action: 'goto', strand: s.key });
+          goto.setAttribute('data-focus-fallback', 'voting-' + s.key);
+          actions.push(goto);
+        }
         // One slot for open, close and reopen: the button that replaces the one pressed takes the focus.
         if (s.status === 'open') actions.push(button('close-' + s.key, 'voting-' + s.key, 'Close voting', { action: 'close', strand: s.key }, 'govuk-button--warning'));
         else if (s.status === 'closed') actions.push(button('open-' + s.key, 'voting-' + s.key, 'Reopen voting', { action: 'open', strand: s.key }));

@@ -85,10 +85,12 @@
     var active = document.activeElement;
     var id = active && active.id;
     var slot = active && active.getAttribute && active.getAttribute('data-focus');
+    var fallback = active && active.getAttribute && active.getAttribute('data-focus-fallback');
     render();
     if (document.activeElement === active && document.contains(active)) return;
     var again = (slot && document.querySelector('[data-focus="' + slot + '"]')) ||
-                (id && document.getElementById(id));
+                (id && document.getElementById(id)) ||
+                (fallback && document.querySelector('[data-focus="' + fallback + '"]'));
     if (again && !again.disabled && !again.hidden) again.focus();
   }
 
