@@ -384,16 +384,19 @@ def test_change_your_vote_goes_back_to_the_levels(room: Room, workshop: Workshop
     assert in_viewport(page, page.locator(f'label[for="opt-{FAMILY}-3"]'))
 
 
+@pytest.mark.parametrize("width", [256, 180])
 @pytest.mark.parametrize("where", ["join", "profile", "voting", "results"])
-def test_phone_pages_reflow_at_256_css_pixels(room: Room, workshop: Workshop, where: str) -> None:
-    """WCAG 1.4.10 at 200% zoom on a 512 px-wide phone: no sideways scrolling, and bars that
-    keep a length."""
-    narrow = {**PHONE, "viewport": {"width": 256, "height": 512}}
+def test_phone_pages_reflow_at_256_css_pixels(
+    room: Room, workshop: Workshop, where: str, width: int
+) -> None:
+    """WCAG 1.4.10 at 200% zoom on a 512 px-wide phone (and on a 360 px one, 180 CSS px): no
+    sideways scrolling, and bars that keep a length."""
+    narrow = {**PHONE, "viewport": {"width": width, "height": 2 * width}}
     page = room.context("narrow", **narrow).new_page()
     if where == "join":
         page.goto(f"{workshop.url}/")
     else:
-        session = workshop.new_session(f"Narrow {where}", profile=where == "profile")
+        session = workshop.new_session(f"Narrow {where} {width}", profile=where == "profile")
         steps = {"voting": ("start", "open"), "profile": ("start", "open")}.get(
             where, ("start", "open", "votes", "close", "reveal")
         )
