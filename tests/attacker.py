@@ -454,6 +454,9 @@ def attack(
         found = []
         for sign in (1, -1):
             result = linprog(sign * objective, bounds=(0, None), method="highs", **problem)
+            if result.status == 3:  # unbounded: nothing shown limits it
+                found.append(sign * -np.inf)
+                continue
             assert result.status == 0, (
                 f"the figures shown for {strand} are inconsistent: {result.message}"
             )

@@ -15,12 +15,17 @@ The rule (docs/analysis.md explains it and its limits):
 
 1. Primary suppression: every cell of 1 to `min_size - 1` people is hidden ("fewer than 5").
    An empty cell is not: there is nobody in it to single out.
-2. Secondary suppression, repeated until nothing changes: in every relation, a hidden cell must
-   not be worked out from the rest. A relation with exactly one hidden cell gives it away by
-   subtraction; one whose hidden cells' sum is known can still pin a small cell by its bounds
-   (a reader knows a small cell holds 1 to `min_size - 1` people and a cell hidden to protect
-   another at least `min_size`: two small forums adding up to 8 are both 4). Either way the
-   smallest cell still shown in that relation (the cheapest by `cost`) is hidden too.
+2. Secondary suppression, repeated until nothing changes: a relation with exactly one hidden
+   cell gives it away by subtraction, so the smallest cell still shown in it (the cheapest by
+   `cost`) is hidden too.
+3. The audit: relations can pin a cell together that none pins alone, and a reader also knows
+   bounds (a cell shown as "fewer than 5 people" holds 1 to 4, one hidden to protect another at
+   least 5), so every small hidden cell's votes are bounded by linear programming over all the
+   relations at once (`pinned_cells`). While one small cell's votes are pinned, the cheapest cell
+   still shown beside it is hidden too and rule 2 runs again.
+
+A cell is protected when its votes cannot be worked out exactly; its number of people alone may
+be (six forum members from six sectors are one per sector), which tells nothing of any vote.
 
 Nothing here touches the database or Flask; the reporting layer builds the cells and relations
 of an assessment (voting/reporting/disclosure.py) and checks them with this module.
@@ -56,49 +61,14 @@ def _bounds(reason: str, min_size: int) -> tuple[float, float]:
     return float(min_size), math.inf
 
 
-def _pins_a_small_cell(
-    relation: Relation, sizes: Mapping[K, int], hidden: Mapping[K, str], min_size: int
-) -> bool:
-    """True when this relation alone fixes the size of one of its small hidden cells.
-
-    With the shown cells' sizes known, the hidden cells' signed sum is known; each hidden
-    cell's size is then bounded by that sum and the others' bounds (interval arithmetic)."""
-    members: list[tuple[K, int]] = relation.members()  # type: ignore[assignment]
-    known = -sum(sign * sizes[k] for k, sign in members if k not in hidden)
-    concealed = [(k, sign) for k, sign in members if k in hidden]
-    for key, sign in concealed:
-        if hidden[key] != SMALL:
-            continue
-        low_rest = high_rest = 0.0
-        for other, other_sign in concealed:
-            if other == key:
-                continue
-            lo, hi = _bounds(hidden[other], min_size)
-            if other_sign > 0:
-                low_rest, high_rest = low_rest + lo, high_rest + hi
-            else:
-                low_rest, high_rest = low_rest - hi, high_rest - lo
-        # sign * x = known - rest
-        low, high = known - high_rest, known - low_rest
-        if sign < 0:
-            low, high = -high, -low
-        own_low, own_high = _bounds(SMALL, min_size)
-        if max(low, own_low) >= min(high, own_high):
-            return True
-    return False
-
-
-def suppress(
+def _secondary(
     sizes: Mapping[K, int],
     relations: Sequence[Relation],
+    hidden: dict[K, str],
     min_size: int,
-    cost: Callable[[K], float] | None = None,
-) -> dict[K, str]:
-    """Which cells to hide, and why (SMALL or PROTECTS): `sizes` are the people per cell."""
-    price = cost or (lambda key: float(sizes[key]))
-    hidden: dict[K, str] = {k: SMALL for k, n in sizes.items() if 0 < n < min_size}
-    if not hidden:
-        return hidden
+    price: Callable[[K], float],
+) -> None:
+    """Rule 2, repeated until nothing changes (hidden is updated in place)."""
     changed = True
     while changed:
         changed = False
@@ -107,7 +77,7 @@ def suppress(
             concealed = [k for k in members if k in hidden]
             if not concealed:
                 continue
-            if len(concealed) > 1 and not _pins_a_small_cell(relation, sizes, hidden, min_size):
+            if len(concealed) > 1:
                 continue
             # Empty cells are never hidden: a cell hidden to protect another is known to hold
             # at least min_size people, which an empty one does not.
@@ -116,4 +86,128 @@ def suppress(
                 continue
             hidden[min(candidates, key=lambda k: (price(k), repr(k)))] = PROTECTS
             changed = True
+
+
+def pinned_cells(
+    cells: Mapping[K, Sequence[int]],
+    relations: Sequence[Relation],
+    hidden: Mapping[K, str],
+    min_size: int,
+) -> list[K]:
+    """The small hidden cells whose votes a reader can work out exactly.
+
+    The audit tau-Argus does: the hidden cells' votes per level are the unknowns, every
+    relation gives one equation per level with the shown cells' votes as constants, each hidden
+    cell's people are bounded as its words say, and every vote count is at least 0. A small
+    cell is pinned when, at every level, the largest and smallest count it can hold are the
+    same. (Its number of people alone may be pinned: six forum members from six sectors are one
+    per sector, which says nothing of how anyone voted.) Integrality is relaxed, as tau-Argus
+    does.
+    """
+    small = [k for k, why in hidden.items() if why == SMALL]
+    cap = 10.0 * max(sum(v) for v in cells.values()) + 100.0
+    if not small:
+        return []
+    from scipy.optimize import linprog  # only the pages and downloads need it
+
+    order = list(hidden)
+    index = {k: i for i, k in enumerate(order)}
+    levels = len(next(iter(cells.values())))
+    width = len(order) * levels
+    a_eq: list[list[float]] = []
+    b_eq: list[float] = []
+    for relation in relations:
+        members: list[tuple[K, int]] = relation.members()  # type: ignore[assignment]
+        if not any(k in hidden for k, _ in members):
+            continue
+        for level in range(levels):
+            row = [0.0] * width
+            constant = 0.0
+            for k, sign in members:
+                if k in hidden:
+                    row[index[k] * levels + level] += sign
+                else:
+                    constant -= sign * cells[k][level]
+            a_eq.append(row)
+            b_eq.append(constant)
+    a_ub: list[list[float]] = []
+    b_ub: list[float] = []
+    for k, why in hidden.items():
+        row = [0.0] * width
+        for level in range(levels):
+            row[index[k] * levels + level] = 1.0
+        low, high = _bounds(why, min_size)
+        a_ub.append([-v for v in row])
+        b_ub.append(-low)
+        if math.isfinite(high):
+            a_ub.append(row)
+            b_ub.append(high)
+
+    def objective(pairs: Sequence[tuple[K, int]], sign: float) -> list[float]:
+        found = [0.0] * width
+        for k, level in pairs:
+            found[index[k] * levels + level] = sign
+        return found
+
+    def solve(goal: list[float]) -> list[float] | None:
+        result = linprog(
+            goal,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=a_eq or None,
+            b_eq=b_eq or None,
+            # A cap far above any real count keeps every program bounded: a cell that can reach
+            # it is certainly not pinned.
+            bounds=(0, cap),
+            method="highs",
+        )
+        return list(result.x) if result.status == 0 else None
+
+    def moves(solution: list[float] | None, k: K, level: int) -> bool:
+        if solution is None:
+            return False
+        return abs(solution[index[k] * levels + level] - cells[k][level]) > 1e-6
+
+    # A cell's votes are worked out when every level's count is pinned: each level that can
+    # move, up or down, frees the cell. One program for all the undecided cells at a time
+    # first (most move, and one solution shows it), then one per cell for the rest.
+    pinned = list(small)
+    for level in range(levels):
+        for direction in (-1.0, 1.0):
+            if not pinned:
+                return []
+            together = solve(objective([(k, level) for k in pinned], direction))
+            pinned = [k for k in pinned if not moves(together, k, level)]
+    for level in range(levels):
+        for direction in (-1.0, 1.0):
+            pinned = [
+                k for k in pinned if not moves(solve(objective([(k, level)], direction)), k, level)
+            ]
+    return pinned
+
+
+def suppress(
+    cells: Mapping[K, Sequence[int]],
+    relations: Sequence[Relation],
+    min_size: int,
+    cost: Callable[[K], float] | None = None,
+) -> dict[K, str]:
+    """Which cells to hide, and why (SMALL or PROTECTS): `cells` are the votes per level."""
+    sizes = {k: sum(v) for k, v in cells.items()}
+    price = cost or (lambda key: float(sizes[key]))
+    hidden: dict[K, str] = {k: SMALL for k, n in sizes.items() if 0 < n < min_size}
+    while hidden:
+        _secondary(sizes, relations, hidden, min_size, price)
+        pinned = set(pinned_cells(cells, relations, hidden, min_size))
+        if not pinned:
+            break
+        # Hide the cheapest cell still shown in a relation of a pinned cell, and audit again.
+        near: list[K] = []
+        for relation in relations:
+            members: list[K] = [k for k, _ in relation.members()]  # type: ignore[misc]
+            if any(k in pinned for k in members):
+                near += [k for k in members if k not in hidden and sizes[k] > 0]
+        if not near:
+            break  # nothing left to hide around it (cannot happen with a shown total)
+        hidden[min(near, key=lambda k: (price(k), repr(k)))] = PROTECTS
     return hidden

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from voting.disclosure import PROTECTS, SMALL, Relation, suppress
 
@@ -37,24 +38,32 @@ class ForumFacts:
     purged: bool  # raw votes deleted under retention: in the totals, in no breakdown
 
 
+Votes = tuple[int, ...]
+
+
 @dataclass
 class StrandCells:
-    """One strand's cells: people per cell (the votes themselves are not needed to decide)."""
+    """One strand's cells, each with its votes per level, and how they add up."""
 
-    sizes: dict[Key, int] = field(default_factory=dict)
+    votes: dict[Key, Votes] = field(default_factory=dict)
     relations: list[Relation] = field(default_factory=list)
+
+    @property
+    def sizes(self) -> dict[Key, int]:
+        return {k: sum(v) for k, v in self.votes.items()}
 
 
 def strand_cells(
-    total: int,
-    forums: Mapping[int, int],
+    total: Votes,
+    forums: Mapping[int, Votes],
     facts: Sequence[ForumFacts],
-    groups: Mapping[tuple[str, str | None], int],
-    session_groups: Mapping[tuple[int, str, str | None], int],
+    groups: Mapping[tuple[str, str | None], Votes],
+    session_groups: Mapping[tuple[int, str, str | None], Votes],
 ) -> StrandCells:
     """The cells of one strand and every additive relation between them."""
     cells = StrandCells()
-    sizes, relations = cells.sizes, cells.relations
+    sizes, relations = cells.votes, cells.relations
+    empty = (0,) * len(total)
     sizes[("total",)] = total
     covering = [f for f in facts if f.session_id in forums]
     for f in covering:
@@ -82,7 +91,7 @@ def strand_cells(
             parts[of(f)].append(("forum", f.session_id))
         for value, forum_keys in parts.items():
             key = ("group", attribute, value)
-            sizes.setdefault(key, 0)
+            sizes.setdefault(key, empty)
             relations.append(Relation((key,), tuple(forum_keys)))
 
     within: dict[tuple[int, str], list[Key]] = defaultdict(list)
@@ -101,20 +110,30 @@ def strand_cells(
             )
     for (attribute, value), keys in across.items():
         key = ("group", attribute, value)
-        sizes.setdefault(key, 0)
+        sizes.setdefault(key, empty)
         relations.append(Relation((key,), tuple(keys)))
     return cells
 
 
 def decide(cells: StrandCells, min_size: int) -> dict[Key, str]:
     """Hidden cells and why; the strand total is hidden only when nothing else will do."""
+    # The pages, the report and every download of one assessment ask the same question in a
+    # row, and the audit runs linear programs: the answer is kept for identical cells.
+    return dict(_decide(tuple(cells.votes.items()), tuple(cells.relations), min_size))
+
+
+@lru_cache(maxsize=256)
+def _decide(
+    votes: tuple[tuple[Key, Votes], ...], relations: tuple[Relation, ...], min_size: int
+) -> tuple[tuple[Key, str], ...]:
+    cells = dict(votes)
 
     def cost(key: Key) -> float:
         # Prefer hiding a breakdown within a forum, then a forum or group, over the headline.
         weight = {"sgroup": 1.0, "group": 1.5, "forum": 2.0, "total": 1000.0}[str(key[0])]
-        return cells.sizes[key] * weight
+        return sum(cells[key]) * weight
 
-    return suppress(cells.sizes, cells.relations, min_size, cost)
+    return tuple(suppress(cells, relations, min_size, cost).items())
 
 
 def hidden_words(reason: str | None, min_size: int) -> str:

@@ -452,11 +452,11 @@ def _strand_data(ctx: _Context, key: str) -> _StrandData:
 
 def _hidden_cells(ctx: _Context, data: _StrandData) -> dict[Key, str]:
     cells = strand_cells(
-        total=sum(data.total),
-        forums={sid: sum(c) for sid, c in data.forums.items()},
+        total=data.total,
+        forums=data.forums,
         facts=ctx.facts,
-        groups={k: len(v) for k, v in data.groups.items()},
-        session_groups={k: len(v) for k, v in data.session_groups.items()},
+        groups={k: _counts(v, ctx.levels) for k, v in data.groups.items()},
+        session_groups={k: _counts(v, ctx.levels) for k, v in data.session_groups.items()},
     )
     return decide(cells, ctx.min_size)
 
