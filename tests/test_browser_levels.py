@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,7 +164,7 @@ def test_a_five_level_workshop_in_real_browsers(
         expect(bars.locator(".bar-label")).to_have_text(NAMES)
         total = len(VOTES)
         expect(bars.locator(".bar-value")).to_have_text(
-            [f"{c} ({round(100 * c / total)}%)" for c in COUNTS]
+            [f"{c} ({math.floor(100 * c / total + 0.5)}%)" for c in COUNTS]  # as JS rounds
         )
         fills = presenter.locator("#strand-results .bar-fill")
         for i in range(LEVELS):
