@@ -541,7 +541,12 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
         transports = ["websocket"] if args.transport == "websocket" else None
         timings = await clients.connect(target.code, args.phones, args.concurrency, transports)
         connect_wall = time.monotonic() - start
-        await asyncio.sleep(1.0)  # let joins' tallies settle before measuring memory
+        # Let joins' tallies settle before measuring memory, and browser-like phones close
+        # their idle page-load connections when they do so soon (--idle-seconds).
+        settle = 1.0
+        if args.client == "node" and args.idle_seconds <= 30:
+            settle += args.idle_seconds + 1
+        await asyncio.sleep(settle)
         rss1, cpu1 = rss_bytes(target.pids), cpu_seconds(target.pids)
         ok = [t for t, good in timings if good]
         report["connect"] = {
