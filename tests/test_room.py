@@ -66,9 +66,15 @@ class Room:
             context.close()
 
     def presenter(self, session: Session) -> Page:
+        return self.presenter_heard(session)[0]
+
+    def presenter_heard(self, session: Session) -> tuple[Page, SocketMessages]:
+        """The presenter, and what it hears from its first message on (listened to before the
+        page loads, so that no frame is missed)."""
         page = self.workshop.log_in(self.context("presenter", **PROJECTOR)).new_page()
+        heard = SocketMessages(page)
         page.goto(f"{self.workshop.url}/facilitator/sessions/{session.id}/present")
-        return page
+        return page, heard
 
     def console(self, session: Session) -> Page:
         page = self.workshop.log_in(self.context("console", **LAPTOP)).new_page()
@@ -78,11 +84,17 @@ class Room:
         return page
 
     def phone(self, session: Session, width: int = 375, height: int = 667) -> Page:
+        return self.phone_heard(session, width, height)[0]
+
+    def phone_heard(
+        self, session: Session, width: int = 375, height: int = 667
+    ) -> tuple[Page, SocketMessages]:
         options = {**PHONE, "viewport": {"width": width, "height": height}}
         page = self.context(f"phone {width}x{height}", **options).new_page()
+        heard = SocketMessages(page)
         page.goto(f"{self.workshop.url}/s/{session.code}")
         expect(page.locator("#connection")).to_have_text("Connected")
-        return page
+        return page, heard
 
 
 @pytest.fixture
@@ -196,10 +208,8 @@ def test_the_presenter_and_the_phone_have_distinct_titles(room: Room, workshop: 
 
 def test_results_stay_hidden_while_a_strand_is_open(room: Room, workshop: Workshop) -> None:
     session = workshop.new_session("Anchoring workshop")
-    presenter = room.presenter(session)
-    presenter_heard = SocketMessages(presenter)
-    phone = room.phone(session)
-    phone_heard = SocketMessages(phone)
+    presenter, presenter_heard = room.presenter_heard(session)
+    phone, phone_heard = room.phone_heard(session)
     console = room.console(session)
     workshop.run_to(session, "start", "open")
     expect(phone.locator(f"#opt-{FAMILY}-1")).to_be_enabled()
