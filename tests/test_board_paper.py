@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date
 from html import unescape
 from typing import Any
@@ -577,3 +578,72 @@ def test_the_forum_register_against_a_configured_list_of_core_partners(
     assert forums["Dacorum district group"]["method"] == "Show of hands"
     assert forums["Hitchin huddle"]["joined"] is None
     assert all("hand_counts" not in s for s in got.json["sessions"])
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Moderation
+
+NAMING = "Families still tell their story to three services before anyone joins up."
+
+
+def _workbook_text(book: Any) -> str:
+    return " ".join(
+        str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row if c
+    )
+
+
+def test_a_hidden_comment_leaves_every_circulated_output_and_stays_in_the_raw_one(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    aid = desk_assessment(app)
+    run_forum(app, facilitator, aid, REPORT_FORUMS[0])
+    before = Downloads(facilitator, aid)
+    assert NAMING in text_of(before.report_html) and NAMING in text_of(before.results_html)
+    assert NAMING in json.dumps(before.json, ensure_ascii=False)
+    url = f"/facilitator/assessments/{aid}/comments"
+    page = facilitator.get(url).get_data(True)
+    vote_id = re.search(
+        rf'id="comment-(\d+)">(?:(?!</form>).)*?{re.escape(unescape(NAMING)[:30])}',
+        unescape(page),
+        re.S,
+    )
+    assert vote_id, "the comment is not listed for moderation"
+    refused = post_form(facilitator, url, {"vote": vote_id.group(1), "action": "hide"})
+    assert refused.status_code == 400 and "Give a reason" in refused.get_data(True)
+    hidden = post_form(
+        facilitator,
+        url,
+        {"vote": vote_id.group(1), "action": "hide", "reason": "Describes one family's case"},
+    )
+    assert hidden.status_code == 302
+
+    got = Downloads(facilitator, aid)
+    for where, text in (
+        ("results", text_of(got.results_html)),
+        ("report", text_of(got.report_html)),
+        ("workbook", _workbook_text(got.workbook)),
+        ("summary CSV", json.dumps(got.summary)),
+        ("board JSON", json.dumps(got.json, ensure_ascii=False)),
+    ):
+        assert NAMING not in text, where
+    # The other comments and every vote stay.
+    assert "Where a lead worker is named, families notice the difference." in text_of(
+        got.report_html
+    )
+    assert (
+        got.analysis["family-experience"]["counts"]
+        == before.analysis["family-experience"]["counts"]
+    )
+    # The raw download keeps the comment, and the record says why it was hidden.
+    raw = json.dumps(got.raw_json, ensure_ascii=False)
+    assert NAMING in raw
+    (record,) = got.raw_json["hidden_comments"]
+    assert record["comment"] == NAMING and record["reason"] == "Describes one family's case"
+    assert record["strand"] == "family-experience"
+
+    # Shown again, it is back in the report.
+    shown = post_form(facilitator, url, {"vote": vote_id.group(1), "action": "show"})
+    assert shown.status_code == 302
+    assert NAMING in text_of(
+        facilitator.get(f"/facilitator/assessments/{aid}/report").get_data(True)
+    )

@@ -30,6 +30,7 @@ from voting.models import (
     HandCount,
     StrandRating,
     StrandState,
+    Vote,
     VotingSession,
     utcnow,
 )
@@ -419,3 +420,45 @@ def save_sectors(
             raise Refusal("That assessment no longer exists.")
         assessment.sectors = sectors
         assessment.core_partners = core
+
+
+def moderate_comment(
+    database: Database, assessment_id: int, vote_id: int, hide: bool, reason: str
+) -> None:
+    """Hide a comment from every circulated output, with the reason (or show it again). The
+    vote itself is untouched and still counts."""
+    reason = " ".join(reason.split())[:500]
+    if hide and not reason:
+        raise Refusal("Give a reason for hiding the comment; it is kept with the assessment.")
+    with database.write() as db:
+        vote = db.get(Vote, vote_id)
+        if vote is None or not vote.comment:
+            raise Refusal("That comment no longer exists.")
+        session = db.get(VotingSession, vote.session_id)
+        if session is None or session.assessment_id != assessment_id:
+            raise Refusal("That comment is not part of this assessment.")
+        vote.comment_hidden_reason = reason if hide else None
+        vote.comment_hidden_at = utcnow() if hide else None
+
+
+def comments_for_moderation(db: Session, assessment_id: int) -> list[tuple[Vote, str]]:
+    """Every current comment of the assessment with its session's name, oldest first."""
+    return [
+        (vote, name)
+        for vote, name in db.execute(
+            select(Vote, VotingSession.name)
+            .join(VotingSession, VotingSession.id == Vote.session_id)
+            .join(
+                StrandState,
+                (StrandState.session_id == Vote.session_id)
+                & (StrandState.strand_key == Vote.strand_key)
+                & (StrandState.round == Vote.round),
+            )
+            .where(
+                VotingSession.assessment_id == assessment_id,
+                Vote.comment.is_not(None),
+                Vote.comment != "",
+            )
+            .order_by(Vote.session_id, Vote.strand_key, Vote.id)
+        ).all()
+    ]

@@ -304,6 +304,10 @@ class Vote(VoteFields, Base):
     __table_args__ = (UniqueConstraint("session_id", "strand_key", "round", "participant_id"),)
 
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Moderation: a comment naming a family or a worker is kept out of every circulated output
+    # (the vote still counts); the reason stays in the assessment's record and raw download.
+    comment_hidden_reason: Mapped[str | None] = mapped_column(Text)
+    comment_hidden_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class VoteHistory(VoteFields, Base):

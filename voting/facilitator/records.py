@@ -12,7 +12,9 @@ from voting.access.accounts import owns
 from voting.access.auth import login_required
 from voting.assessments import (
     add_paper_slip,
+    comments_for_moderation,
     framework_of,
+    moderate_comment,
     parse_hand_counts_csv,
     recorded_by_hand,
     save_hand_counts,
@@ -133,3 +135,48 @@ def sectors(assessment_id: int) -> Any:
         core=core,
         error=error,
     ), (400 if error else 200)
+
+
+@bp.route("/assessments/<int:assessment_id>/comments", methods=["GET", "POST"])
+def comments(assessment_id: int) -> Any:
+    """Moderation: hide a comment (a family's or a worker's name, say) from every circulated
+    output, keeping the vote and, in the raw download, the comment and the reason."""
+    with get_database().read() as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None or not owns(assessment):
+            abort(404, description="There is no such assessment.")
+    error = None
+    if request.method == "POST":
+        raw_id = request.form.get("vote", "")
+        try:
+            if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 12):
+                raise Refusal("Choose a comment from the list.")
+            hide = request.form.get("action") == "hide"
+            reason = request.form.get("reason", "")
+            moderate_comment(get_database(), assessment_id, int(raw_id), hide, reason)
+        except Refusal as refusal:
+            error = refusal.message
+        else:
+            flash("Comment hidden from every circulated output." if hide else "Comment shown.")
+            return redirect(url_for("records.comments", assessment_id=assessment_id))
+    with get_database().read() as db:
+        framework = framework_of(db.get(Assessment, assessment_id))  # type: ignore[arg-type]
+        listed = [
+            {
+                "id": vote.id,
+                "session": name,
+                "strand": _strand_name(framework, vote.strand_key),
+                "comment": vote.comment,
+                "hidden": vote.comment_hidden_at is not None,
+                "reason": vote.comment_hidden_reason or "",
+            }
+            for vote, name in comments_for_moderation(db, assessment_id)
+        ]
+    return render_template("comments.html", assessment=assessment, comments=listed, error=error), (
+        400 if error else 200
+    )
+
+
+def _strand_name(framework: Any, key: str) -> str:
+    strand = framework.strand(key)
+    return strand.name if strand else key

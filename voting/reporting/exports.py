@@ -169,7 +169,11 @@ def votes_csv(db: Session, assessment: Assessment, session_id: int | None = None
     return out.getvalue()
 
 
-def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
+def assessment_document(
+    db: Session, assessment: Assessment, hidden_comments: bool = True
+) -> dict[str, Any]:
+    """The assessment and its sessions; `hidden_comments` False leaves out comments the
+    facilitator hid (every circulated output), True keeps them with the reason (raw data)."""
     framework = framework_of(assessment)
     levels = len(framework.levels)
     desk = {d.strand_key: d for d in assessment.desk_ratings}
@@ -178,7 +182,7 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
     for session in assessment.sessions:
         counts = level_counts(db, session.id, levels)
         states = {s.strand_key: s for s in session.strand_states}
-        comments = _comments(db, session.id)
+        comments = _comments(db, session.id, hidden_comments)
         strands = []
         for key in session.strand_keys:
             strand_counts = counts.get(key, [0] * levels)
@@ -238,6 +242,30 @@ def assessment_document(db: Session, assessment: Assessment) -> dict[str, Any]:
     }
 
 
+def hidden_comments(db: Session, assessment_id: int) -> list[dict[str, Any]]:
+    """The moderation record: every comment hidden from circulated outputs, and why."""
+    rows = db.execute(
+        select(Vote, VotingSession.name)
+        .join(VotingSession, VotingSession.id == Vote.session_id)
+        .where(VotingSession.assessment_id == assessment_id, Vote.comment_hidden_at.is_not(None))
+        .order_by(Vote.comment_hidden_at, Vote.id)
+    ).all()
+    return [
+        {
+            "vote_id": vote.id,
+            "session": name,
+            "strand": vote.strand_key,
+            "round": vote.round,
+            "comment": vote.comment,
+            "reason": vote.comment_hidden_reason,
+            "hidden_at": vote.comment_hidden_at.isoformat(timespec="seconds") + "Z"
+            if vote.comment_hidden_at
+            else None,
+        }
+        for vote, name in rows
+    ]
+
+
 def _hand_counts(db: Session, session_id: int) -> list[dict[str, Any]]:
     rows = db.scalars(
         select(HandCount)
@@ -257,13 +285,16 @@ def _hand_counts(db: Session, session_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
-    rows = db.execute(
+def _comments(db: Session, session_id: int, hidden: bool) -> dict[str, list[str]]:
+    query = (
         select(Vote.strand_key, Vote.comment)
         .join(StrandState, in_current_round(Vote))
         .where(Vote.session_id == session_id, Vote.comment.is_not(None), Vote.comment != "")
         .order_by(Vote.id)
-    ).all()
+    )
+    if not hidden:
+        query = query.where(Vote.comment_hidden_at.is_(None))
+    rows = db.execute(query).all()
     grouped: dict[str, list[str]] = {}
     for key, comment in rows:
         if comment:  # never None here (filtered above); the check tells the type checker
@@ -274,6 +305,7 @@ def _comments(db: Session, session_id: int) -> dict[str, list[str]]:
 def raw_json_text(db: Session, assessment: Assessment) -> str:
     """Raw data, programme team only: the assessment with every session's own counts."""
     document = {"circulation": RAW_DATA, **assessment_document(db, assessment)}
+    document["hidden_comments"] = hidden_comments(db, assessment.id)
     document["format"] = RAW_JSON_FORMAT
     return json.dumps(document, indent=2, ensure_ascii=False)
 
@@ -281,7 +313,7 @@ def raw_json_text(db: Session, assessment: Assessment) -> str:
 def board_document(db: Session, assessment: Assessment, results: Results) -> dict[str, Any]:
     """For the board: the assessment, its sessions without their counts (a session's counts
     and how many joined it are in the raw download only), and the analysis."""
-    document = assessment_document(db, assessment)
+    document = assessment_document(db, assessment, hidden_comments=False)
     for session in document["sessions"]:
         del session["participants"], session["hand_counts"]
         for strand in session["strands"]:

@@ -350,6 +350,8 @@ def _comments(db: Session, assessment_id: int, session_id: int | None) -> dict[s
             VotingSession.assessment_id == assessment_id,
             Vote.comment.is_not(None),
             Vote.comment != "",
+            # Hidden by the facilitator: in the raw download only.
+            Vote.comment_hidden_at.is_(None),
         )
         .order_by(Vote.id)
     )
