@@ -647,3 +647,87 @@ def test_a_hidden_comment_leaves_every_circulated_output_and_stays_in_the_raw_on
     assert NAMING in text_of(
         facilitator.get(f"/facilitator/assessments/{aid}/report").get_data(True)
     )
+
+
+# --------------------------------------------------------------------------------------------
+# 6. The action plan, carried over from last year's assessment
+
+LAST_YEAR = (
+    ("delivery", "Map the front doors", "Head of early help", "planned"),
+    ("delivery", "Agree one referral route", "Partnership board", "under_way"),
+    ("culture", "Whole-family training for district teams", "Workforce lead", "done"),
+    ("culture", "Quarterly culture survey", "Policy officer", "dropped"),
+)
+
+
+def add_actions(facilitator: FlaskClient, aid: int, actions: Any) -> None:
+    url = f"/facilitator/assessments/{aid}/actions"
+    for key, text, owner, status in actions:
+        data = {"do": "add", "strand": key, "text": text, "owner": owner, "status": status}
+        data["due_on"] = "2018-03-31"
+        assert post_form(facilitator, url, data).status_code == 302, text
+
+
+def test_open_actions_carry_over_and_the_report_says_what_became_of_them(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    before = desk_assessment(app, period="2016")
+    add_actions(facilitator, before, LAST_YEAR)
+    aid = desk_assessment(app, period="2017")
+    url = f"/facilitator/assessments/{aid}/actions"
+    carry = {"do": "carry", "from": str(before)}
+    assert post_form(facilitator, url, carry).status_code == 302
+    # Carrying twice adds nothing.
+    assert post_form(facilitator, url, carry).status_code == 302
+    page = facilitator.get(url).get_data(True)
+    ids = re.findall(r'name="action" value="(\d+)"', page)
+    assert len(ids) == 2  # the planned and the under-way one; done and dropped stay behind
+    # The referral route got done this year; and one new action.
+    assert post_form(facilitator, url, {"do": "status", "action": ids[1], "status": "done"})
+    add_actions(facilitator, aid, [("strategy", "Publish the strategy", "Director", "planned")])
+    bad = post_form(facilitator, url, {"do": "add", "strand": "strategy", "text": ""})
+    assert bad.status_code == 400 and "Describe the action" in bad.get_data(True)
+
+    got = Downloads(facilitator, aid)
+    # The report: this year's plan per strand, and last year's actions with what became of them.
+    delivery = text_of(section(got.report_html, 'aria-labelledby="r-delivery"'))
+    assert "Action plan" in delivery
+    assert "Map the front doors Head of early help 2018-03-31 Planned" in delivery
+    assert "Agree one referral route Partnership board 2018-03-31 Done" in delivery
+    assert "Last time's actions (Hertfordshire 2016)" in delivery
+    assert "Agree one referral route Partnership board Under way Done" in delivery
+    culture = text_of(section(got.report_html, 'aria-labelledby="r-culture"'))
+    assert (
+        "Whole-family training for district teams Workforce lead Done Not carried over" in culture
+    )
+    assert "Quarterly culture survey Policy officer Dropped Not carried over" in culture
+    strategy = text_of(section(got.report_html, 'aria-labelledby="r-strategy"'))
+    assert "Publish the strategy Director 2018-03-31 Planned" in strategy
+
+    # The workbook's Actions sheet, both tables.
+    sheet = got.workbook["Actions"]
+    rows = [r for r in sheet.iter_rows(values_only=True) if any(r)]
+    plan = [r[1:5] for r in rows if r[0] == LABELS["delivery"] and r[3] == "2018-03-31"]
+    assert plan == [
+        ("Map the front doors", "Head of early help", "2018-03-31", "Planned"),
+        ("Agree one referral route", "Partnership board", "2018-03-31", "Done"),
+    ]
+    followed = {
+        r[1]: (r[3], r[4])
+        for r in rows
+        if r[3] in ("Planned", "Under way", "Done", "Dropped")
+        and r[4] in ("Planned", "Under way", "Done", "Dropped", "Not carried over")
+        and r[2] != "2018-03-31"
+    }
+    assert followed == {
+        "Map the front doors": ("Planned", "Planned"),
+        "Agree one referral route": ("Under way", "Done"),
+        "Whole-family training for district teams": ("Done", "Not carried over"),
+        "Quarterly culture survey": ("Dropped", "Not carried over"),
+    }
+    # The JSON.
+    assert [a["status"] for a in got.analysis["delivery"]["actions"]] == ["Planned", "Done"]
+    assert [(a["status_then"], a["now"]) for a in got.analysis["delivery"]["previous_actions"]] == [
+        ("Planned", "Planned"),
+        ("Under way", "Done"),
+    ]

@@ -258,6 +258,7 @@ def _visit_every_page(
     page(http, f"/facilitator/sessions/{session_id}/results", title="Results: Conference")
     page(http, f"{assessment}/report", title="Devon 2017")
     page(http, f"{assessment}/agreed", title="Agreed ratings")
+    page(http, f"{assessment}/actions", title="Action plan")
     page(http, f"{assessment}/sectors", title="Sectors and core partners")
     page(http, f"/facilitator/sessions/{session_id}/hand-counts", title="Votes recorded by hand")
     page(http, f"{assessment}/comments", title="comments \u2013 Devon 2017")

@@ -230,6 +230,7 @@ def test_every_view_agrees_with_the_votes_cast(
         "Dacorum district group",
         "Groups",
         "Forums",
+        "Actions",
     ]
     summary = book["Summary"]
     header, rows = sheet_table(summary, header_row_of(summary))
@@ -449,7 +450,7 @@ def test_an_empty_assessment_gives_valid_pages_and_files(
     assert list(got.summary) == list(STRANDS)
     assert all(r["votes"] == "0" and r["split"] == "no" for r in got.summary.values())
     assert got.votes == []
-    assert got.workbook.sheetnames == ["Summary", "Desk", "Charts", "Groups", "Forums"]
+    assert got.workbook.sheetnames == ["Summary", "Desk", "Charts", "Groups", "Forums", "Actions"]
     summary = got.workbook["Summary"]
     _, rows = sheet_table(summary, header_row_of(summary))
     assert [r["Votes"] for r in rows] == [0] * 6

@@ -20,10 +20,13 @@ from sqlalchemy.orm import Session
 from voting.database import Database
 from voting.frameworks import Framework, parse
 from voting.models import (
+    ACTION_STATUSES,
     FORUM_TYPES,
     HAND_METHODS,
+    OPEN_ACTION_STATUSES,
     PACINGS,
     VOTE_METHODS,
+    Action,
     AgreedRating,
     Assessment,
     DeskRating,
@@ -462,3 +465,90 @@ def comments_for_moderation(db: Session, assessment_id: int) -> list[tuple[Vote,
             .order_by(Vote.session_id, Vote.strand_key, Vote.id)
         ).all()
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The action plan
+
+
+def add_action(
+    database: Database,
+    assessment_id: int,
+    strand_key: str,
+    text: str,
+    owner: str,
+    due_on: date | None,
+    status: str,
+) -> None:
+    text = text.strip()[:2000]
+    if not text:
+        raise Refusal("Describe the action.")
+    if status not in ACTION_STATUSES:
+        raise Refusal("Choose a status from the list.")
+    with database.write() as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None:
+            raise Refusal("That assessment no longer exists.")
+        if framework_of(assessment).strand(strand_key) is None:
+            raise Refusal("Choose a strand from the list.")
+        db.add(
+            Action(
+                assessment_id=assessment_id,
+                strand_key=strand_key,
+                text=text,
+                owner=" ".join(owner.split())[:120],
+                due_on=due_on,
+                status=status,
+            )
+        )
+
+
+def set_action_status(database: Database, assessment_id: int, action_id: int, status: str) -> None:
+    if status not in ACTION_STATUSES:
+        raise Refusal("Choose a status from the list.")
+    with database.write() as db:
+        action = db.get(Action, action_id)
+        if action is None or action.assessment_id != assessment_id:
+            raise Refusal("That action is not part of this assessment.")
+        action.status = status
+
+
+def carry_over_actions(database: Database, assessment_id: int, from_id: int) -> int:
+    """Copy an earlier assessment's open actions (planned or under way) of the same area into
+    this one, each linked to the one it came from; returns how many. Carrying twice adds none."""
+    with database.write() as db:
+        target = db.get(Assessment, assessment_id)
+        source = db.get(Assessment, from_id)
+        if target is None or source is None or source.id == target.id:
+            raise Refusal("Choose an earlier assessment of the same area.")
+        if source.area != target.area or source.owner_id != target.owner_id:
+            raise Refusal("Choose an earlier assessment of the same area.")
+        strands = {s.key for s in framework_of(target).strands}
+        done = set(
+            db.scalars(
+                select(Action.carried_from_id).where(
+                    Action.assessment_id == assessment_id, Action.carried_from_id.is_not(None)
+                )
+            )
+        )
+        carried = 0
+        for action in db.scalars(
+            select(Action)
+            .where(Action.assessment_id == from_id, Action.status.in_(OPEN_ACTION_STATUSES))
+            .order_by(Action.id)
+        ):
+            if action.id in done or action.strand_key not in strands:
+                continue
+            db.add(
+                Action(
+                    assessment_id=assessment_id,
+                    strand_key=action.strand_key,
+                    text=action.text,
+                    owner=action.owner,
+                    due_on=action.due_on,
+                    status=action.status,
+                    carried_from_id=action.id,
+                )
+            )
+            carried += 1
+        return carried

@@ -18,6 +18,12 @@ METHOD_LABELS = {
     "show_of_hands": "Show of hands",
     "survey": "Online survey",
 }
+ACTION_STATUS_LABELS = {
+    "planned": "Planned",
+    "under_way": "Under way",
+    "done": "Done",
+    "dropped": "Dropped",
+}
 ROLE_CHOICES = {"strategic": "Strategic", "operational": "Operational"}
 # What phones may choose as their sector or agency, unless an assessment sets its own list. It
 # includes the core partners the national toolkit expects in every area, and the council teams

@@ -26,6 +26,8 @@ PACINGS = ("live", "self_paced")
 SESSION_STATUSES = ("draft", "running", "ended")
 STRAND_STATUSES = ("pending", "open", "closed")
 ROLE_LEVELS = ("strategic", "operational")
+ACTION_STATUSES = ("planned", "under_way", "done", "dropped")
+OPEN_ACTION_STATUSES = ("planned", "under_way")
 # How a forum's votes were gathered: phones, or recorded by hand by the facilitator.
 VOTE_METHODS = ("phones", "paper", "email", "show_of_hands", "survey")
 HAND_METHODS = VOTE_METHODS[1:]
@@ -136,6 +138,28 @@ class StrandRating:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, sort_order=1
     )
+
+
+class Action(Base):
+    """One step of the partnership's action plan for a strand: who owns it, by when, and how
+    it stands. A later assessment of the same area can carry over the open ones, keeping a link
+    to the action they came from so that the report can say what happened to it."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    strand_key: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(120), default="")
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    carried_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class DeskRating(StrandRating, Base):

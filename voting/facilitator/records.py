@@ -4,14 +4,18 @@ assessment's sectors and core partners."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from voting.access.accounts import owns
 from voting.access.auth import login_required
 from voting.assessments import (
+    add_action,
     add_paper_slip,
+    carry_over_actions,
     comments_for_moderation,
     framework_of,
     moderate_comment,
@@ -19,11 +23,13 @@ from voting.assessments import (
     recorded_by_hand,
     save_hand_counts,
     save_sectors,
+    set_action_status,
 )
 from voting.database import get_database
-from voting.labels import METHOD_LABELS, core_partners, sector_choices
+from voting.labels import ACTION_STATUS_LABELS, METHOD_LABELS, core_partners, sector_choices
 from voting.live import events
-from voting.models import HAND_METHODS, Assessment, VotingSession
+from voting.models import HAND_METHODS, Action, Assessment, VotingSession
+from voting.reporting.results import comparable_assessments
 from voting.tallies import level_counts
 from voting.validation import Refusal
 
@@ -180,3 +186,72 @@ def comments(assessment_id: int) -> Any:
 def _strand_name(framework: Any, key: str) -> str:
     strand = framework.strand(key)
     return strand.name if strand else key
+
+
+@bp.route("/assessments/<int:assessment_id>/actions", methods=["GET", "POST"])
+def actions(assessment_id: int) -> Any:
+    with get_database().read() as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None or not owns(assessment):
+            abort(404, description="There is no such assessment.")
+        earlier = [a for a in comparable_assessments(db, assessment) if a.id < assessment_id]
+    error = None
+    if request.method == "POST":
+        try:
+            message = _change_actions(assessment_id, {a.id for a in earlier})
+        except Refusal as refusal:
+            error = refusal.message
+        else:
+            flash(message)
+            return redirect(url_for("records.actions", assessment_id=assessment_id))
+    with get_database().read() as db:
+        found = db.get(Assessment, assessment_id)
+        assert found is not None
+        framework = framework_of(found)
+        by_strand: dict[str, list[Action]] = {}
+        for action in db.scalars(
+            select(Action).where(Action.assessment_id == assessment_id).order_by(Action.id)
+        ):
+            by_strand.setdefault(action.strand_key, []).append(action)
+    return render_template(
+        "actions.html",
+        assessment=assessment,
+        framework=framework,
+        actions=by_strand,
+        earlier=earlier,
+        statuses=ACTION_STATUS_LABELS,
+        error=error,
+    ), (400 if error else 200)
+
+
+def _change_actions(assessment_id: int, earlier: set[int]) -> str:
+    what = request.form.get("do", "")
+    if what == "carry":
+        raw = request.form.get("from", "")
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 12) or int(raw) not in earlier:
+            raise Refusal("Choose an earlier assessment of the same area.")
+        n = carry_over_actions(get_database(), assessment_id, int(raw))
+        return f"{n} open action{'s' if n != 1 else ''} carried over."
+    if what == "status":
+        raw = request.form.get("action", "")
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+            raise Refusal("Choose an action from the list.")
+        set_action_status(get_database(), assessment_id, int(raw), request.form.get("status", ""))
+        return "Status updated."
+    if what == "add":
+        due = request.form.get("due_on", "").strip()
+        try:
+            due_on = date.fromisoformat(due) if due else None
+        except ValueError:
+            raise Refusal("Enter the due date as a real date, for example 2018-03-31.") from None
+        add_action(
+            get_database(),
+            assessment_id,
+            request.form.get("strand", "")[:40],
+            request.form.get("text", ""),
+            request.form.get("owner", ""),
+            due_on,
+            request.form.get("status", "planned"),
+        )
+        return "Action added."
+    raise Refusal("Choose what to change.")

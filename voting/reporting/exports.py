@@ -454,6 +454,14 @@ def _strand_document(strand: StrandResult, names: tuple[str, ...], min_size: int
             "direction": strand.comparison.direction,
         },
         "summary": strand.sentence,
+        "actions": [
+            {"text": a.text, "owner": a.owner, "due": a.due or None, "status": a.status}
+            for a in strand.actions
+        ],
+        "previous_actions": [
+            {"text": a.text, "owner": a.owner, "status_then": a.status, "now": a.now or None}
+            for a in strand.previous_actions
+        ],
         "forums": [
             {
                 "session_id": f.session_id,

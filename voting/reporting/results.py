@@ -19,8 +19,9 @@ from voting.analysis import Desk, DeskComparison, Figures, GroupTest, RoundChang
 from voting.assessments import framework_of
 from voting.disclosure import SMALL
 from voting.frameworks import Framework
-from voting.labels import FORUM_LABELS, ROLE_CHOICES, rating_label
+from voting.labels import ACTION_STATUS_LABELS, FORUM_LABELS, ROLE_CHOICES, rating_label
 from voting.models import (
+    Action,
     AgreedRating,
     ArchivedTally,
     Assessment,
@@ -109,6 +110,16 @@ class PreviousResult:
     sentence: str
 
 
+@dataclass(frozen=True)
+class ActionView:
+    text: str
+    owner: str
+    due: str  # ISO date or ""
+    status: str  # the words, e.g. "Under way"
+    # For last time's actions: what became of it here ("Done", or "" when not carried over).
+    now: str = ""
+
+
 @dataclass
 class StrandResult:
     key: str
@@ -135,6 +146,8 @@ class StrandResult:
     # Forums (big enough to be shown) whose own votes split on this strand: pooling forums can
     # average a split away, as Hertfordshire's Delivery strand showed (docs/analysis.md).
     split_forums: list[str] = field(default_factory=list)
+    actions: list[ActionView] = field(default_factory=list)
+    previous_actions: list[ActionView] = field(default_factory=list)
 
     @property
     def splits_room(self) -> bool:
@@ -170,6 +183,8 @@ class Results:
     min_group_size: int
     compared_with: Assessment | None = None
     register: Register | None = None
+    # The earlier assessment whose actions the report follows up ("last time").
+    actions_from: Assessment | None = None
 
     @property
     def purged_sessions(self) -> list[VotingSession]:
@@ -681,6 +696,7 @@ def gather(
     )
     strands = [_strand_result(ctx, s, session_id, previous) for s in framework.strands]
     shown_sessions = [s for s in everything if session_id is None or s.id == session_id]
+    last_time = _attach_actions(db, assessment, strands)
     hidden_forums = {f.session_id for s in strands for f in s.forums if f.suppressed}
     return Results(
         assessment=assessment,
@@ -690,6 +706,7 @@ def gather(
         sessions=shown_sessions,
         min_group_size=min_group_size,
         compared_with=previous[0] if previous else None,
+        actions_from=last_time,
         register=forum_register(
             db, assessment, framework, shown_sessions, hidden_forums, min_group_size
         ),
@@ -740,6 +757,43 @@ def _compare_strand(
         direction = "up" if change > 0 else "down"
         sentence = f"Median {direction} since {label}: {then_label} then, {now_label} now."
     return PreviousResult(label, counts, then, change, sentence)
+
+
+def _action_view(action: Action, now: Action | None = None) -> ActionView:
+    return ActionView(
+        text=action.text,
+        owner=action.owner,
+        due=action.due_on.isoformat() if action.due_on else "",
+        status=ACTION_STATUS_LABELS.get(action.status, action.status),
+        now="" if now is None else ACTION_STATUS_LABELS.get(now.status, now.status),
+    )
+
+
+def _attach_actions(
+    db: Session, assessment: Assessment, strands: list[StrandResult]
+) -> Assessment | None:
+    """Each strand's action plan, and what became of the last assessment's actions: the
+    newest earlier assessment of the same area, each action with its status there and, if it
+    was carried over, its status now."""
+    mine = list(
+        db.scalars(select(Action).where(Action.assessment_id == assessment.id).order_by(Action.id))
+    )
+    by_key = {s.key: s for s in strands}
+    for action in mine:
+        if action.strand_key in by_key:
+            by_key[action.strand_key].actions.append(_action_view(action))
+    earlier = [a for a in comparable_assessments(db, assessment) if a.id < assessment.id]
+    if not earlier:
+        return None
+    last = earlier[0]
+    carried = {a.carried_from_id: a for a in mine if a.carried_from_id is not None}
+    for action in db.scalars(
+        select(Action).where(Action.assessment_id == last.id).order_by(Action.id)
+    ):
+        if action.strand_key in by_key:
+            view = _action_view(action, carried.get(action.id))
+            by_key[action.strand_key].previous_actions.append(view)
+    return last if any(s.previous_actions for s in strands) else None
 
 
 def comparable_assessments(db: Session, assessment: Assessment) -> list[Assessment]:

@@ -28,6 +28,7 @@ from voting.reporting import disclosure, exports
 from voting.reporting.results import Results, StrandResult
 
 SUMMARY, DESK, CHARTS, GROUPS, FORUMS = "Summary", "Desk", "Charts", "Groups", "Forums"
+ACTIONS = "Actions"
 MAX_SHEET_NAME = 31
 NOT_GIVEN = "Did not say"  # the Groups sheet's row for those who skipped the question
 # Excel refuses these in a sheet name; "History" is reserved for its change tracking.
@@ -121,7 +122,7 @@ def assessment_workbook(results: Results) -> bytes:
     title = f"{results.assessment.area} {results.assessment.period}: maturity self-assessment"
     book.set_properties({"title": title, "subject": results.framework.name})
     styles = _Styles(book)
-    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS, FORUMS)}
+    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS, FORUMS, ACTIONS)}
 
     summary = book.add_worksheet(SUMMARY)
     desk = book.add_worksheet(DESK)
@@ -133,6 +134,7 @@ def assessment_workbook(results: Results) -> bytes:
         session_sheets.append((session, book.add_worksheet(name)))
     groups = book.add_worksheet(GROUPS)
     forums = book.add_worksheet(FORUMS)
+    actions = book.add_worksheet(ACTIONS)
 
     _summary_sheet(summary, results, styles, title)
     _desk_sheet(desk, results, styles)
@@ -141,6 +143,7 @@ def assessment_workbook(results: Results) -> bytes:
         _session_sheet(sheet, results, session, styles)
     _groups_sheet(groups, results, styles)
     _forums_sheet(forums, results, styles)
+    _actions_sheet(actions, results, styles)
     book.close()
     return out.getvalue()
 
@@ -382,6 +385,43 @@ def _forums_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
     sheet.set_column(1, 7, 13)
     sheet.set_column(8, 8, 60)
     sheet.freeze_panes(3, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Action plan
+
+ACTION_HEADINGS = ("Strand", "Action", "Owner", "Due", "Status")
+PREVIOUS_HEADINGS = ("Strand", "Action", "Owner", "Status then", "Now")
+
+
+def _actions_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
+    """The action plan per strand, then what happened to the last assessment's actions."""
+    _text(sheet, 0, 0, "Action plan", styles.title)
+    _header(sheet, 2, ACTION_HEADINGS, styles)
+    row = 3
+    for strand in results.strands:
+        for a in strand.actions:
+            for col, value in enumerate((strand.label, a.text, a.owner, a.due, a.status)):
+                _cell(sheet, row, col, value, styles.wrap)
+            row += 1
+    if row == 3:
+        _text(sheet, row, 0, "No actions yet.", styles.note)
+        row += 1
+    last = results.actions_from
+    if last is not None:
+        row += 1
+        _text(sheet, row, 0, f"Last time's actions ({last.area} {last.period})", styles.title)
+        _header(sheet, row + 2, PREVIOUS_HEADINGS, styles)
+        row += 3
+        for strand in results.strands:
+            for a in strand.previous_actions:
+                now = a.now or "Not carried over"
+                for col, value in enumerate((strand.label, a.text, a.owner, a.status, now)):
+                    _cell(sheet, row, col, value, styles.wrap)
+                row += 1
+    sheet.set_column(0, 0, 36)
+    sheet.set_column(1, 1, 60)
+    sheet.set_column(2, 4, 16)
 
 
 # --------------------------------------------------------------------------------------------
