@@ -75,8 +75,10 @@ def fresh_channel() -> str:
 
 
 class Forwarder:
-    """127.0.0.1:<port> -> the database, with a switch: cut closes every connection and refuses
-    new ones; restore lets them through again."""
+    """127.0.0.1:<port> -> the database, with two switches: cut closes every connection and
+    refuses new ones, restore lets them through again; pause stops every byte both ways (and
+    holds new connections) without closing anything, as a stalled link or a frozen database
+    would, and resume lets what was held go on."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -84,6 +86,8 @@ class Forwarder:
         self.port = self.listener.getsockname()[1]
         self.passing = threading.Event()
         self.passing.set()
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.links: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -97,16 +101,25 @@ class Forwarder:
             if not self.passing.is_set():
                 client.close()
                 continue
-            server = socket.create_connection(self.target, timeout=5)
-            with self.lock:
-                self.links += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._link, args=(client,), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _link(self, client: socket.socket) -> None:
+        self.flowing.wait()  # a paused link holds a new connection too
+        try:
+            server = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)  # an idle link stays open, as a real one does
+        with self.lock:
+            self.links += [client, server]
+        for a, b in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self.flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
@@ -127,6 +140,13 @@ class Forwarder:
     def restore(self) -> None:
         self.passing.set()
 
+    def pause(self) -> None:
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
     def close(self) -> None:
+        self.resume()
         self.cut()
         self.listener.close()

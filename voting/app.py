@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Flask, Response, abort, render_template, request
 from flask_compress import Compress
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -68,6 +69,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_COUNT"]))  # type: ignore[method-assign]
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
     return app
 
 
@@ -114,6 +116,19 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     return response
+
+
+def _database_unavailable(_error: OperationalError) -> tuple[str, int, dict[str, str]]:
+    """A page that needed the database while it is down or stalled (past DATABASE_TIMEOUT):
+    a clear 503, never a 500 or a wait without end."""
+    log.warning("a page was refused: the database cannot be reached")
+    page, status = _http_error(
+        ServiceUnavailable(
+            "The server cannot reach its database just now. Nothing was changed; "
+            "please try again in a moment."
+        )
+    )
+    return page, status, {"Retry-After": "5"}
 
 
 def _http_error(error: HTTPException) -> tuple[str, int]:

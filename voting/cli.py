@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         reset_passphrase,
         "make and print a new passphrase for the main facilitator account",
     )
+    _command(commands, "logout-all", logout_all, "end every facilitator login on every worker")
     return parser
 
 
@@ -193,7 +194,10 @@ def import_file(args: argparse.Namespace) -> int:
             return 1
     print(f"Imported as assessment {imported.assessment_id} with {imported.sessions} session(s).")
     for old, new in imported.new_codes:
-        print(f"  Join code {old} was taken; that session's code is now {new}.")
+        print(
+            f"  Join code {old} was taken or is not one this server would make;"
+            f" that session's code is now {new}."
+        )
     return 0
 
 
@@ -228,6 +232,18 @@ def add_facilitator(args: argparse.Namespace) -> int:
     return 0
 
 
+def logout_all(args: argparse.Namespace) -> int:
+    """End every facilitator login, of every account, on every worker: open pages ask for
+    the passphrase again and connected consoles and projectors close within seconds."""
+    from voting.access.logins import end_all
+    from voting.database import get_database
+
+    with _ready_app(args) as app:
+        ended = end_all(get_database(app))
+    print(f"{ended} login(s) ended.")
+    return 0
+
+
 def reset_passphrase(args: argparse.Namespace) -> int:
     """Make and print a new passphrase for the main facilitator account; the old one stops
     working."""
@@ -239,5 +255,6 @@ def reset_passphrase(args: argparse.Namespace) -> int:
             return 1
         passphrase = new_passphrase()
         set_passphrase(app, passphrase)
+    print("Every login made with the old passphrase has ended.")
     print(f"New facilitator passphrase: {passphrase}")
     return 0

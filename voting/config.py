@@ -75,6 +75,25 @@ class Config:
         # Behind a reverse proxy every request comes from the proxy's address: set this to the
         # number of proxies in front, so that X-Forwarded-For gives the client's (for the limits).
         self.PROXY_COUNT: int = int(_env_float("PROXY_COUNT", 0))
+        # What one client address may hold (voting serve; counted in memory, never stored). A
+        # venue's Wi-Fi may put a whole room behind one address, hence generous defaults.
+        self.CONNECTIONS_PER_ADDRESS: int = int(_env_float("CONNECTIONS_PER_ADDRESS", 1000))
+        self.PHONES_PER_ADDRESS: int = int(_env_float("PHONES_PER_ADDRESS", 500))
+        # Seconds: a connection waiting for its next request (keep-alive) or its first byte;
+        # to send a request's line and headers; for each read or write of a body; and for an
+        # Engine.IO session to send its Socket.IO CONNECT.
+        self.IDLE_TIMEOUT: float = _env_float("IDLE_TIMEOUT", 10)
+        self.HEADER_TIMEOUT: float = _env_float("HEADER_TIMEOUT", 10)
+        self.BODY_TIMEOUT: float = _env_float("BODY_TIMEOUT", 10)
+        self.CONNECT_TIMEOUT: float = _env_float("CONNECT_TIMEOUT", 10)
+        # A `sync` sends the screen its snapshot at most once per this many seconds; more
+        # often, the next snapshot is sent when the interval is up.
+        self.SYNC_INTERVAL: float = _env_float("SYNC_INTERVAL", 2)
+        # Seconds the database may take to connect, to run a statement, or to grant a lock,
+        # before the phone is told it cannot be reached.
+        self.DATABASE_TIMEOUT: float = _env_float("DATABASE_TIMEOUT", 2)
+        # A facilitator login not used for this long ends (server-side logins, voting/access).
+        self.LOGIN_IDLE_MINUTES: float = _env_float("LOGIN_IDLE_MINUTES", 720)
         self.MAX_COMMENT_LENGTH: int = 500
         self.MAX_HTTP_BUFFER_SIZE: int = 64 * 1024
         self.MAX_CONTENT_LENGTH: int = 2 * 1024 * 1024

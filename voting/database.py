@@ -7,6 +7,9 @@ lock while other green threads wait.
 
 from __future__ import annotations
 
+import functools
+import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,10 +31,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 FIRST_REVISION = "0001"
 
 
+# Seconds the database may take to connect, to run one statement or to grant a lock, unless the
+# app's DATABASE_TIMEOUT says otherwise: past it the vote is refused with "cannot reach its
+# database" instead of waiting on a database that has stalled. A vote on a stalled PostgreSQL
+# link meets two of them (the pool's liveness check, then a new connection), so it is answered
+# within about 4 s, well inside a phone's 15 s.
+DEFAULT_TIMEOUT = 2.0
+_NO_DEADLINE = "voting_no_deadline"
+
+
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.url = make_url(url)
-        self.engine = _create_engine(url)
+        self.timeout = timeout
+        self.engine = _create_engine(url, timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -78,7 +91,11 @@ class Database:
 
     def _migrate(self, run: Callable[[AlembicConfig], None]) -> None:
         with self.engine.connect() as connection:
+            # A migration may rebuild a large table: no deadline on it.
+            connection.info[_NO_DEADLINE] = True
             raw = connection.connection.dbapi_connection
+            if hasattr(raw, "deadline"):
+                setattr(raw, "deadline", None)  # noqa: B010
             if self.is_sqlite:
                 # SQLite rebuilds a table to alter it; with foreign keys on, dropping the old
                 # copy would cascade-delete child rows. The pragma only works outside a
@@ -87,6 +104,8 @@ class Database:
             try:
                 with connection.begin():
                     if self.url.get_backend_name() == "postgresql":
+                        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
                         # Workers starting together take turns; the second finds nothing to do.
                         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(730515)")
                     _stamp_pre_migration_database(connection)
@@ -94,6 +113,9 @@ class Database:
             finally:
                 if self.is_sqlite:
                     raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                connection.info.pop(_NO_DEADLINE, None)
+                if hasattr(raw, "deadline"):
+                    setattr(raw, "deadline", self.timeout)  # noqa: B010
 
     def drop_schema(self) -> None:
         Base.metadata.drop_all(self.engine)
@@ -104,23 +126,94 @@ class Database:
         self.engine.dispose()
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, timeout: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        engine = create_engine(url, pool_pre_ping=True)
         if parsed.get_driver_name() == "psycopg":
             _psycopg_cooperates_with_eventlet()
-        return create_engine(url, pool_pre_ping=True)
+            _postgres_deadlines(engine, timeout)
+        return engine
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
     if not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 15},
+        # How long a writer waits for SQLite's lock (the busy timeout): twice the deadline, as
+        # the lock may be held by a backup or a command beside the server.
+        connect_args={"check_same_thread": False, "timeout": 2 * timeout},
         poolclass=StaticPool if in_memory else None,
     )
     _configure_sqlite(engine, wal=not in_memory)
+    _sqlite_statement_deadline(engine, timeout)
     return engine
+
+
+@functools.cache
+def _deadline_connection_class() -> Any:
+    import psycopg
+    from psycopg.connection import _WAIT_INTERVAL
+
+    class DeadlineConnection(psycopg.Connection[Any]):
+        """A psycopg connection that waits for PostgreSQL at most `deadline` seconds at a
+        time. A paused link (packets neither answered nor refused) would otherwise hold the
+        vote, and the green thread, for as long as TCP keeps trying: many minutes. Past the
+        deadline the connection is closed, so the pool drops it and makes a new one once the
+        database answers again, and the caller gets an OperationalError."""
+
+        deadline: float | None = DEFAULT_TIMEOUT
+
+        def wait(
+            self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None
+        ) -> Any:
+            limit = self.deadline
+            if limit is not None and (timeout is None or timeout > limit):
+                timeout = limit
+            try:
+                return super().wait(gen, interval=interval, timeout=timeout)
+            except psycopg.errors._WaitTimeout:
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"the database did not answer within {timeout:g} s"
+                ) from None
+
+    return DeadlineConnection
+
+
+def _postgres_deadlines(engine: Engine, timeout: float) -> None:
+    """Connect, statement and lock timeouts on PostgreSQL, and a deadline on every wait for it
+    (`DeadlineConnection`): the server's own timeouts cannot help when the link has stalled."""
+    milliseconds = int(timeout * 1000)
+
+    @event.listens_for(engine, "do_connect")
+    def connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        # libpq counts the connect timeout in whole seconds, at least 2.
+        cparams.setdefault("connect_timeout", max(2, math.ceil(timeout)))
+        options = cparams.get("options") or ""
+        cparams["options"] = (
+            f"{options} -c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+        ).strip()
+        connection = _deadline_connection_class().connect(*cargs, **cparams)
+        connection.deadline = timeout
+        return connection
+
+
+def _sqlite_statement_deadline(engine: Engine, timeout: float) -> None:
+    """SQLite runs in this process, so a statement cannot stall on a link, but one can run
+    long: SQLite's progress handler interrupts any statement still running after `timeout`."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        clock = record.info.setdefault("voting_statement_until", [math.inf])
+        dbapi_connection.set_progress_handler(lambda: time.monotonic() > clock[0], 20_000)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def start(connection: Connection, *_args: Any) -> None:
+        clock = connection.info.get("voting_statement_until")
+        if clock is not None:
+            no_deadline = connection.info.get(_NO_DEADLINE)
+            clock[0] = math.inf if no_deadline else time.monotonic() + timeout
 
 
 def _psycopg_cooperates_with_eventlet() -> None:
@@ -184,5 +277,7 @@ def get_database(app: Flask | None = None) -> Database:
 
 
 def init_app(app: Flask) -> None:
-    database = Database(app.config["DATABASE_URL"])
+    database = Database(
+        app.config["DATABASE_URL"], float(app.config.get("DATABASE_TIMEOUT", DEFAULT_TIMEOUT))
+    )
     app.extensions["voting_db"] = database

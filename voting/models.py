@@ -75,6 +75,24 @@ class Facilitator(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class Login(Base):
+    """A facilitator login, kept on the server so that it can be ended: by logging out,
+    `voting reset-passphrase`, `voting logout-all`, removing its account, or lying idle. The
+    browser's cookie holds a random token; only its SHA-256 is stored here, so reading this
+    table does not give anyone a login."""
+
+    __tablename__ = "logins"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # None: the main account (the passphrase set at start-up); a named account's logins go
+    # with it.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facilitators.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Assessment(Base):
     """One area's exercise for one period, against a snapshot of one framework."""
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import sys
 import warnings
-from typing import Any
+from typing import Any, TextIO
+from urllib.parse import parse_qs, urlsplit
 
 from voting import openfiles
 
@@ -27,6 +29,11 @@ HTTP_BUFFER_BYTES = 2048
 # WORKER_QUICK_EXITS times in a row, cannot start (a port taken, a broken setting): give up.
 WORKER_START_GRACE = 10.0
 WORKER_QUICK_EXITS = 3
+# Connections the kernel completes and queues before the server accepts them (eventlet's
+# default is 50). A room scanning the QR code at once, or a flood from one laptop, would fill
+# 50 in a moment, and every phone beyond it would wait a second or more for its SYN to be
+# retried; the kernel caps this at net.core.somaxconn (4096 on current Linux).
+LISTEN_BACKLOG = 4096
 
 
 def _patch(mode: str) -> None:
@@ -61,7 +68,7 @@ def serve_forever(host: str, port: int) -> int:
     mode = os.environ.get("VOTING_ASYNC_MODE") or DEFAULT_ASYNC_MODE
     _patch(mode)
     # Errors and warnings go to the console; request logs stay off, since they would record
-    # participants' IP addresses.
+    # participants' IP addresses, and whatever else is written passes through `scrub`.
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -78,11 +85,11 @@ def serve_forever(host: str, port: int) -> int:
     socketio.start_background_task(_purge_hourly, app)
     _print_banner(app, host, port)
     _print_file_limit(*files)
+    # From here on, nothing the process writes may carry a client's address (the banner above
+    # is the only output that shows an address: this machine's own).
+    hide_addresses_in_output()
     _tune_collector()
     options: dict[str, object] = {"host": host, "port": port, "log_output": False}
-    if mode == "eventlet":
-        options["max_size"] = MAX_CONNECTIONS
-        options["protocol"] = lean_http_protocol()
     if mode == "threading":
         options["allow_unsafe_werkzeug"] = True
     if mode == "eventlet":
@@ -93,16 +100,215 @@ def serve_forever(host: str, port: int) -> int:
 
 
 def serve_eventlet(app: Any, options: dict[str, Any]) -> None:
-    """What `socketio.run` does for eventlet, but listening through `SparingListener`, so that
-    running out of open files turns the newest connection away instead of stopping the server."""
+    """What `socketio.run` does for eventlet, with the server's own limits: it listens through
+    `SparingListener` (running out of open files turns the newest connection away instead of
+    stopping the server), and accepts through `serve_guarded` (caps and timeouts)."""
+    import eventlet
+
+    host, port = options["host"], options["port"]
+    family, _type, _proto, _name, address = eventlet.green.socket.getaddrinfo(host, port)[0]
+    listener = openfiles.SparingListener(eventlet.listen(address, family, backlog=LISTEN_BACKLOG))
+    serve_guarded(listener, app)
+
+
+# ---------------------------------------------------------------- limits on every connection
+#
+# eventlet's HTTP server, as `eventlet.wsgi.server` runs it, waits for ever: for a request line,
+# for headers, for a body that was announced but never comes; and when its pool is full it stops
+# accepting, so one client holding many sockets shuts everyone out. Here its request handler is
+# kept but given deadlines, and the accept loop is our own, with a cap per client address and a
+# refusal (503) instead of a wait when the process is full. What eventlet cannot bound (a body
+# trickled a byte at a time, each within the read timeout) is bounded by the cap per address.
+
+RESPONSE_413 = (
+    b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 31\r\n\r\nThat request is too big to take."
+)
+# A WebSocket is read only when the phone sends something: at least its answer to Engine.IO's
+# ping every 20 s (voting/live/events.py), so a minute of silence means it is gone.
+WEBSOCKET_TIMEOUT = 60.0
+
+
+def guarded_http_protocol(app: Any) -> type:
+    """eventlet's HTTP handler with smaller buffers (see HTTP_BUFFER_BYTES) and deadlines:
+    IDLE_TIMEOUT until a request line has arrived, HEADER_TIMEOUT for its headers, and
+    BODY_TIMEOUT for each read or write after that; a body announced larger than the server
+    takes is answered 413 at once and the connection closed, without reading it (and an
+    Engine.IO session it was meant for is ended)."""
     import eventlet
     import eventlet.wsgi
 
-    options = dict(options)
-    host, port = options.pop("host"), options.pop("port")
-    family, _type, _proto, _name, address = eventlet.green.socket.getaddrinfo(host, port)[0]
-    listener = openfiles.SparingListener(eventlet.listen(address, family))
-    eventlet.wsgi.server(listener, app, **options)
+    config = app.config
+    idle, headers = float(config["IDLE_TIMEOUT"]), float(config["HEADER_TIMEOUT"])
+    body = float(config["BODY_TIMEOUT"])
+    socketio_limit = int(config["MAX_HTTP_BUFFER_SIZE"])
+    sessions = app.extensions.get("voting_transport")
+    page_limit = int(config.get("MAX_CONTENT_LENGTH") or 2 * 1024 * 1024)
+    quiet = logging.getLogger("voting.http")
+
+    class GuardedHttpProtocol(eventlet.wsgi.HttpProtocol):
+        rbufsize = HTTP_BUFFER_BYTES
+        wbufsize = HTTP_BUFFER_BYTES
+
+        def _read_request_line(self) -> Any:
+            with eventlet.Timeout(idle, TimeoutError("idle connection")):
+                return super()._read_request_line()
+
+        def parse_request(self) -> Any:
+            with eventlet.Timeout(headers, TimeoutError("headers too slow")):
+                return super().parse_request()
+
+        def handle_one_response(self) -> None:
+            limit = socketio_limit if self.path.startswith("/socket.io") else page_limit
+            if int(self.headers.get("content-length") or 0) > limit:
+                self.close_connection = 1
+                if sessions is not None and limit == socketio_limit:
+                    sid = parse_qs(urlsplit(self.path).query).get("sid", [""])[0]
+                    sessions.drop_oversized(sid)
+                self.wfile.write(RESPONSE_413)
+                self.wfile.flush()
+                return
+            upgrade = self.headers.get("upgrade", "").lower() == "websocket"
+            self.connection.settimeout(WEBSOCKET_TIMEOUT if upgrade else body)
+            super().handle_one_response()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # The standard handler writes the client's address and the request to stderr
+            # ("127.0.0.77 - - [...] code 400, message Bad request"): neither is kept.
+            quiet.debug("malformed request refused")
+
+    return GuardedHttpProtocol
+
+
+def serve_guarded(listener: Any, app: Any) -> None:
+    """Accept connections for ever, each handled by a green thread, within these caps:
+    MAX_CONNECTIONS in all and CONNECTIONS_PER_ADDRESS from one client address (not applied
+    behind a proxy, where every connection comes from the proxy). A connection over a cap is
+    answered 503 and closed at once, so the loop never waits and everyone else is served.
+    Addresses are counted in memory and forgotten with their last connection."""
+    import eventlet
+    import eventlet.wsgi
+    from eventlet import greenio
+
+    config = app.config
+    per_address = 0 if config.get("PROXY_COUNT") else int(config["CONNECTIONS_PER_ADDRESS"])
+    server = eventlet.wsgi.Server(
+        listener,
+        listener.getsockname(),
+        app,
+        protocol=guarded_http_protocol(app),
+        log_output=False,
+        debug=False,  # never a traceback as a response body
+        socket_timeout=float(config["BODY_TIMEOUT"]),
+        keepalive=True,
+    )
+    pool = eventlet.GreenPool(MAX_CONNECTIONS)
+    open_from: dict[str, int] = {}
+
+    def finished(_thread: Any, connection: list[Any], host: str) -> None:
+        connection[2] = eventlet.wsgi.STATE_CLOSE
+        greenio.shutdown_safe(connection[1])
+        connection[1].close()
+        left = open_from.get(host, 1) - 1
+        if left > 0:
+            open_from[host] = left
+        else:
+            open_from.pop(host, None)
+
+    while True:
+        try:
+            client, address = listener.accept()
+        except OSError:
+            continue  # the client left before it was accepted; SparingListener did the rest
+        host = str(address[0])
+        if pool.free() == 0 or (per_address and open_from.get(host, 0) >= per_address):
+            _turn_away(client)
+            continue
+        open_from[host] = open_from.get(host, 0) + 1
+        client.settimeout(server.socket_timeout)
+        connection = [address, client, eventlet.wsgi.STATE_IDLE]
+        pool.spawn(server.process_request, connection).link(finished, connection, host)
+
+
+def _turn_away(client: Any) -> None:
+    """503 and close, never waiting for the client (the accept loop must go on)."""
+    plain = getattr(client, "fd", client)
+    try:
+        plain.setblocking(False)
+        plain.send(openfiles.REFUSAL)
+    except OSError:
+        pass
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- no address in any output
+
+# IPv4 addresses, and IPv6 ones (at least two groups and two colons, so times such as 22:51:32
+# are left alone).
+_ADDRESS = re.compile(
+    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}"
+    r"|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:\.\d{1,3}){0,3})(?![\w.:])"
+)
+ADDRESS_HIDDEN = "[address]"
+
+
+def scrub(text: str) -> str:
+    """`text` with every IP address replaced by [address]."""
+    return _ADDRESS.sub(_hide_address, text)
+
+
+def _hide_address(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if ":" in found and found.count(":") < 2:
+        return found
+    if ":" in found and not any(c.isdigit() or c in "abcdefABCDEF" for c in found):
+        return found  # "::" alone, or colons only
+    if ":" in found and re.fullmatch(r"\d{1,2}(:\d{2}){2,}(\.\d+)?", found):
+        return found  # a time of day
+    return ADDRESS_HIDDEN
+
+
+class _ScrubbingStream:
+    """A text stream that drops addresses from everything written through it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class AddressFilter(logging.Filter):
+    """On every handler: the formatted message, arguments and traceback without addresses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def hide_addresses_in_output() -> None:
+    """One filter for all the process writes: log records (the app's and every library's) and
+    anything printed to stdout or stderr (eventlet's hub writes tracebacks there directly)."""
+    address_filter = AddressFilter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(address_filter)
+    sys.stdout = _ScrubbingStream(sys.stdout)
+    sys.stderr = _ScrubbingStream(sys.stderr)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (
+            sys.__stdout__,
+            sys.__stderr__,
+        ):
+            handler.setStream(sys.stderr)
 
 
 def _print_file_limit(soft: int, hard: int) -> None:
@@ -124,17 +330,6 @@ def _tune_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-
-
-def lean_http_protocol() -> type:
-    """eventlet's HTTP handler with smaller per-connection buffers (see HTTP_BUFFER_BYTES)."""
-    import eventlet.wsgi
-
-    class LeanHttpProtocol(eventlet.wsgi.HttpProtocol):
-        rbufsize = HTTP_BUFFER_BYTES
-        wbufsize = HTTP_BUFFER_BYTES
-
-    return LeanHttpProtocol
 
 
 def serve_workers(host: str, port: int, workers: int) -> int:

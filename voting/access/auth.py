@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from blinker import Namespace
@@ -16,16 +17,17 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from voting.access import accounts
+from voting.access import accounts, logins
 from voting.access.ratelimit import TOO_MANY_ATTEMPTS, limits
 from voting.database import get_database
 from voting.models import AppSetting
@@ -46,6 +48,7 @@ login_ended = Namespace().signal("login-ended")
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.before_request(_check_csrf)
+    app.after_request(_no_store_for_facilitators)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["is_facilitator"] = is_facilitator
 
@@ -90,12 +93,14 @@ def _ensure_generated_passphrase(app: Flask) -> None:
 
 
 def set_passphrase(app: Flask, passphrase: str) -> None:
+    """A new passphrase for the main account; every login made with the old one ends."""
     with get_database(app).write() as db:
         row = db.get(AppSetting, PASSPHRASE_KEY)
         if row is None:
             db.add(AppSetting(key=PASSPHRASE_KEY, value=generate_password_hash(passphrase)))
         else:
             row.value = generate_password_hash(passphrase)
+    logins.end_all(get_database(app), main_account_only=True)
 
 
 def passphrase_matches(candidate: str) -> bool:
@@ -108,7 +113,26 @@ def passphrase_matches(candidate: str) -> bool:
 
 
 def is_facilitator() -> bool:
-    return bool(session.get("facilitator"))
+    """A facilitator's cookie whose login is still on (see `logins`); checked once per request
+    or Socket.IO event."""
+    if not session.get("facilitator"):
+        return False
+    if "voting_login_live" not in g:
+        token = session.get("login_id")
+        try:
+            g.voting_login_live = isinstance(token, str) and logins.is_live(
+                get_database(), token, login_idle_timeout()
+            )
+        except OperationalError:
+            # The database is away: no facilitator page can be served anyway, and the error
+            # page must still render (it asks whether to show the facilitator's links).
+            g.voting_login_live = False
+            raise
+    return bool(g.voting_login_live)
+
+
+def login_idle_timeout(app: Flask | None = None) -> timedelta:
+    return timedelta(minutes=float((app or current_app).config["LOGIN_IDLE_MINUTES"]))
 
 
 def login_id() -> str | None:
@@ -141,10 +165,23 @@ def csrf_token() -> str:
 def _check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    if request.routing_exception is not None:
+        return  # no such page, or not that method: a 404 or 405 says so better than a 400
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get(CSRF_FIELD) or ""
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         abort(400, description="This form has expired. Go back, reload the page and try again.")
+
+
+# Pages that show desk evidence, profiles and downloads, and the login pages themselves: a shared
+# computer's browser must not keep them for the next person.
+_PRIVATE_PATHS = ("/facilitator", "/login", "/logout")
+
+
+def _no_store_for_facilitators(response: Any) -> Any:
+    if request.path.startswith(_PRIVATE_PATHS):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # A path on this site, optionally with a query: printable URL characters only. Browsers drop tabs
@@ -185,7 +222,7 @@ def login() -> Any:
             session.clear()
             session["facilitator"] = True
             session[accounts.ACCOUNT_KEY] = account_id
-            session["login_id"] = secrets.token_urlsafe(16)
+            session["login_id"] = logins.start(get_database(), account_id)
             session.permanent = True
             return redirect(_safe_next(request.form.get("next")))
         guesses.take(address)
@@ -199,6 +236,7 @@ def logout() -> Any:
     ended = session.get("login_id")
     session.clear()
     if ended:
+        logins.end(get_database(), ended)
         # The app itself, not the proxy, is the sender receivers are connected for; Flask
         # documents _get_current_object for this but does not type it on current_app.
         app = current_app._get_current_object()  # type: ignore[attr-defined]

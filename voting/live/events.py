@@ -20,11 +20,11 @@ from flask import Flask, current_app, request
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
 from sqlalchemy.exc import OperationalError
 
-from voting.access import auth
+from voting.access import auth, logins
 from voting.access.ratelimit import TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES, limits
 from voting.database import get_database
 from voting.labels import ROLE_CHOICES, sector_choices
-from voting.live import snapshots, votes
+from voting.live import snapshots, transport, votes
 from voting.live.control import apply_action
 from voting.tallies import live_tally
 from voting.validation import Refusal, as_payload, int_field, text_field, whole_number
@@ -49,10 +49,30 @@ class Connection:
     session_id: int
     participant_id: int | None = None
     login_id: str | None = None  # the facilitator login a console or presenter belongs to
+    address: str | None = None  # a phone's client address, salted and hashed (the phone cap)
+    app: Flask | None = None  # the app it connected to, for the login sweep
 
 
 # Per process: a socket's sid belongs to the worker it connected to.
 _connections: dict[str, Connection] = {}
+# How often each worker checks that the logins of its connected consoles and presenters are
+# still on (ended by `voting logout-all` or `reset-passphrase` in another process, or idle).
+LOGIN_SWEEP_SECONDS = 5.0
+_sweeping: set[Flask] = set()
+# Joined phones per client address (salted hashes, in memory only) on this worker.
+_phones_from: dict[str, int] = {}
+# When each connection was last sent its snapshot by `sync`, and which have one coming; and per
+# client address (salted hash), the earliest time its next `sync` snapshot may be made.
+_synced_at: dict[str, float] = {}
+_sync_due: set[str] = set()
+_sync_slot: dict[str, float] = {}
+# Snapshots for `sync` that all the phones of one client address may cost, per second: many
+# phones from one address cannot multiply the work (an honest phone never sends `sync`).
+SYNCS_PER_ADDRESS_PER_SECOND = 5.0
+TOO_MANY_PHONES = (
+    "Too many phones have joined from this network; ask the facilitator, who can raise "
+    "VOTING_PHONES_PER_ADDRESS."
+)
 
 
 def _sid() -> str:
@@ -73,6 +93,8 @@ def init_app(app: Flask) -> None:
         ping_interval=20,
         ping_timeout=20,
     )
+    # A CONNECT within CONNECT_TIMEOUT, and a cap on one message's attachments.
+    app.extensions["voting_transport"] = transport.guard(socketio.server, app.config)
     queue = app.config.get("MESSAGE_QUEUE") or ""
     bus = (
         TallyBus(queue, app.config.get("MESSAGE_QUEUE_CHANNEL", "flask-socketio"))
@@ -267,26 +289,31 @@ def publish_state(session_id: int) -> None:
 
 def _send_snapshot(connection: Connection, new_participant: bool = False) -> None:
     """To the requesting socket, which is always on this worker: `ignore_queue` spares every
-    other worker from decoding a snapshot that none of their sockets will receive.
-    `new_participant`: the phone's participant was made just now, so it has nothing of its own
-    to look up."""
+    other worker from decoding a snapshot that none of their sockets will receive."""
+    for event, payload in _snapshot_messages(connection, new_participant):
+        emit(event, payload, ignore_queue=True)
+
+
+def _snapshot_messages(
+    connection: Connection, new_participant: bool = False
+) -> list[tuple[str, Any]]:
+    """The events that make up a screen's snapshot. `new_participant`: the phone's participant
+    was made just now, so it has nothing of its own to look up."""
     with get_database().read() as db:
         loaded = snapshots.load(db, connection.session_id)
         if loaded is None:
             raise Refusal("This session no longer exists.")
         if connection.role == "console":
-            emit("state", snapshots.console_state(loaded), ignore_queue=True)
-        elif connection.role == "presenter":
-            emit("state", snapshots.presenter_state(loaded), ignore_queue=True)
-        else:
-            assert connection.participant_id is not None
-            emit("state", snapshots.phone_state(loaded), ignore_queue=True)
-            personal = (
-                snapshots.new_phone_personal()
-                if new_participant
-                else snapshots.phone_personal(db, connection.session_id, connection.participant_id)
-            )
-            emit("me", personal, ignore_queue=True)
+            return [("state", snapshots.console_state(loaded))]
+        if connection.role == "presenter":
+            return [("state", snapshots.presenter_state(loaded))]
+        assert connection.participant_id is not None
+        personal = (
+            snapshots.new_phone_personal()
+            if new_participant
+            else snapshots.phone_personal(db, connection.session_id, connection.participant_id)
+        )
+        return [("state", snapshots.phone_state(loaded)), ("me", personal)]
 
 
 # ---------------------------------------------------------------- connecting
@@ -300,8 +327,10 @@ def on_connect(auth_data: Any = None) -> None:
         connection, extra = (
             _connect_phone(payload) if role == "phone" else _connect_screen(role, payload)
         )
-        _connections[_sid()] = connection
+        _remember(_sid(), connection)
         current_app.extensions["voting_tallies"].start_listening()
+        if connection.login_id is not None:
+            _start_login_sweep(current_app._get_current_object())  # type: ignore[attr-defined]
         join_room(room({"phone": "phones"}.get(role, role), connection.session_id))
         if connection.participant_id is not None:
             join_room(f"participant:{connection.participant_id}")
@@ -312,13 +341,13 @@ def on_connect(auth_data: Any = None) -> None:
                 _after_commit(current_app.extensions["voting_tallies"].mark, connection.session_id)
         _send_snapshot(connection, new_participant=bool(extra and extra["new"]))
     except Refusal as refusal:
-        _connections.pop(_sid(), None)
+        _forget(_sid())
         raise ConnectionRefusedError(refusal.message) from None
     except Exception:
         # A join the server could not finish (database pool exhausted by a reconnect storm,
         # database unreachable): refuse it with `retry`, and the phone tries again after a
         # randomised pause (static/js/phone.js). Left unanswered, it would wait forever.
-        _connections.pop(_sid(), None)
+        _forget(_sid())
         log.warning("connect failed; the client is told to retry", exc_info=True)
         raise ConnectionRefusedError(SERVER_BUSY, {"retry": True}) from None
 
@@ -330,12 +359,16 @@ def _connect_phone(payload: dict[str, Any]) -> tuple[Connection, dict[str, Any] 
     guesses, address = limits().join, limits().address_key()
     if guesses.blocked(address):
         raise Refusal(TOO_MANY_ATTEMPTS)
+    # Checked before any work: phones beyond the cap cost the server nothing but this refusal.
+    cap = int(current_app.config["PHONES_PER_ADDRESS"])
+    if cap and _phones_from.get(address, 0) >= cap:
+        raise Refusal(TOO_MANY_PHONES)
     try:
         joined = votes.join(get_database(), code, token or None)
     except votes.UnknownCode:
         guesses.take(address)
         raise
-    connection = Connection("phone", joined.session_id, joined.participant_id)
+    connection = Connection("phone", joined.session_id, joined.participant_id, address=address)
     # The token goes back to the phone that made it, and only then, so it can rejoin later.
     return connection, {"token": joined.token, "new": joined.is_new}
 
@@ -346,7 +379,8 @@ def _connect_screen(role: str, payload: dict[str, Any]) -> tuple[Connection, Non
     session_id = int_field(payload, "session_id", "the session id", low=1, high=2**31 - 1)
     if not auth.may_run_session(session_id):
         raise Refusal("This session does not exist.")
-    return Connection(role, session_id, login_id=auth.login_id()), None
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return Connection(role, session_id, login_id=auth.login_id(), app=app), None
 
 
 def disconnect_login(login_id: str) -> int:
@@ -394,7 +428,7 @@ def _deletion_heard(session_id: int) -> None:
 def _disconnect_local_session(session_id: int) -> int:
     sids = [sid for sid, c in list(_connections.items()) if c.session_id == session_id]
     for sid in sids:
-        _connections.pop(sid, None)
+        _forget(sid)
         socketio.server.disconnect(sid, namespace="/")
     return len(sids)
 
@@ -402,9 +436,40 @@ def _disconnect_local_session(session_id: int) -> int:
 def _disconnect_local_login(login_id: str) -> int:
     sids = [sid for sid, c in list(_connections.items()) if c.login_id == login_id]
     for sid in sids:
-        _connections.pop(sid, None)
+        _forget(sid)
         socketio.server.disconnect(sid, namespace="/")
     return len(sids)
+
+
+def _start_login_sweep(app: Flask) -> None:
+    """When a console or presenter connects and no sweep runs: one per worker while any of
+    its screens is connected."""
+    if app in _sweeping:
+        return
+    _sweeping.add(app)
+    socketio.start_background_task(_sweep_logins, app)
+
+
+def _sweep_logins(app: Flask) -> None:
+    try:
+        while any(c.app is app for c in list(_connections.values())):
+            socketio.sleep(LOGIN_SWEEP_SECONDS)
+            try:
+                with app.app_context():
+                    close_ended_logins(app)
+            except Exception:  # the database is away: try again at the next sweep
+                log.warning("login sweep failed", exc_info=True)
+    finally:
+        _sweeping.discard(app)
+
+
+def close_ended_logins(app: Flask) -> int:
+    """Close this worker's consoles and presenters whose login has ended; returns how many."""
+    tokens = {c.login_id for c in list(_connections.values()) if c.login_id and c.app is app}
+    if not tokens:
+        return 0
+    live = logins.live_among(get_database(app), tokens, auth.login_idle_timeout(app))
+    return sum(_disconnect_local_login(token) for token in tokens - live)
 
 
 def _after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -418,7 +483,26 @@ def _after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 @socketio.on("disconnect")
 def on_disconnect(*_args: Any) -> None:
-    _connections.pop(_sid(), None)
+    _forget(_sid())
+
+
+def _remember(sid: str, connection: Connection) -> None:
+    _connections[sid] = connection
+    if connection.address is not None:
+        _phones_from[connection.address] = _phones_from.get(connection.address, 0) + 1
+
+
+def _forget(sid: str) -> None:
+    connection = _connections.pop(sid, None)
+    _synced_at.pop(sid, None)
+    _sync_due.discard(sid)
+    if connection is not None and connection.address is not None:
+        left = _phones_from.get(connection.address, 1) - 1
+        if left > 0:
+            _phones_from[connection.address] = left
+        else:
+            _phones_from.pop(connection.address, None)
+            _sync_slot.pop(connection.address, None)
 
 
 # ---------------------------------------------------------------- events
@@ -556,5 +640,40 @@ def on_control(connection: Connection, data: Any) -> dict[str, Any]:
 @socketio.on("sync")
 @_handler("phone", "presenter", "console")
 def on_sync(connection: Connection, data: Any) -> None:
-    """A screen that suspects it missed something asks for its snapshot again."""
-    _send_snapshot(connection)
+    """A screen that suspects it missed something asks for its snapshot again. A snapshot is
+    the costliest thing a screen can ask for, so each connection gets at most one per
+    SYNC_INTERVAL, and all the phones of one client address together at most
+    SYNCS_PER_ADDRESS_PER_SECOND: a `sync` sooner than that is answered at once, and the
+    snapshot follows when its turn comes (one, however many were asked for meanwhile)."""
+    sid, interval = _sid(), float(current_app.config["SYNC_INTERVAL"])
+    if sid in _sync_due:
+        return  # a snapshot is already on its way
+    now = time.monotonic()
+    when = max(now, _synced_at.get(sid, float("-inf")) + interval)
+    if connection.address is not None:
+        when = max(when, _sync_slot.get(connection.address, now))
+        _sync_slot[connection.address] = when + 1 / SYNCS_PER_ADDRESS_PER_SECOND
+    if when <= now:
+        _synced_at[sid] = now
+        _send_snapshot(connection)
+    else:
+        _sync_due.add(sid)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        socketio.start_background_task(_sync_later, app, sid, when - now)
+
+
+def _sync_later(app: Flask, sid: str, wait: float) -> None:
+    socketio.sleep(wait)
+    if sid not in _sync_due:
+        return  # disconnected meanwhile
+    _sync_due.discard(sid)
+    connection = _connections.get(sid)
+    if connection is None:
+        return
+    _synced_at[sid] = time.monotonic()
+    try:
+        with app.app_context():
+            for event, payload in _snapshot_messages(connection):
+                socketio.emit(event, payload, to=sid, ignore_queue=True)
+    except Exception:  # the screen asks again, or gets the next broadcast
+        log.warning("a deferred snapshot was not sent", exc_info=True)

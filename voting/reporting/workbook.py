@@ -214,6 +214,16 @@ def _text(sheet: Worksheet, row: int, col: int, value: str, fmt: Format | None =
     sheet.write_string(row, col, value[:MAX_CELL_TEXT], fmt)
 
 
+# What XlsxWriter takes for a cell reference in a chart's title or series name ("Sheet!A1").
+_LOOKS_LIKE_REFERENCE = re.compile(r"^=?[^!]+!\$?[A-Z]+\$?\d+")
+
+
+def _chart_text(text: str) -> str:
+    """Chart text that XlsxWriter (and so Excel) keeps as text: an invisible word joiner after
+    each "!" of a title that would otherwise be read as a reference to another sheet."""
+    return text.replace("!", "!\u2060") if _LOOKS_LIKE_REFERENCE.match(text) else text
+
+
 def _cell(sheet: Worksheet, row: int, col: int, value: Any, fmt: Format | None = None) -> None:
     if value is None or value == "":
         sheet.write_blank(row, col, None, fmt)
@@ -466,7 +476,9 @@ def _strand_chart(book: Workbook, results: Results, strand: StrandResult, data_r
     assert chart is not None  # "column" is a type XlsxWriter knows
     chart.add_series(
         {
-            "name": strand.name,
+            # A reference to the strand's cell on this sheet, never the name as given: XlsxWriter
+            # would read a name such as "x!A1" as a reference itself.
+            "name": [CHARTS, data_row, 0],
             "categories": [CHARTS, 2, 1, 2, levels],
             "values": [CHARTS, data_row, 1, data_row, levels],
             # One colour per level, the same as the SVG charts on the pages.
@@ -481,7 +493,7 @@ def _strand_chart(book: Workbook, results: Results, strand: StrandResult, data_r
         }
     )
     votes = "1 vote" if strand.figures.n == 1 else f"{strand.figures.n} votes"
-    chart.set_title({"name": f"{strand.label} ({votes})", "name_font": {"size": 11}})
+    chart.set_title({"name": _chart_text(f"{strand.label} ({votes})"), "name_font": {"size": 11}})
     desk = f"Desk rating: {strand.desk_label}" if strand.desk_label else "No desk rating"
     chart.set_x_axis({"name": desk, "name_font": {"size": 9, "bold": False}})
     peak = max(strand.counts)

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from voting.assessments import new_join_code
+from voting.assessments import JOIN_CODE_ALPHABET, JOIN_CODE_LENGTH, new_join_code
 from voting.database import Database
 from voting.frameworks import Framework, FrameworkError, parse
 from voting.models import (
@@ -65,7 +65,9 @@ MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 2_000_000
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _INT32 = 2**31 - 1
-_JOIN_CODE = re.compile(r"[A-Z0-9]{4,12}")  # as phones type it, after normalising
+# A code the server would have made: anything else (shorter, or outside the alphabet) could be
+# guessed, so the import replaces it.
+_JOIN_CODE = re.compile(f"[{JOIN_CODE_ALPHABET}]{{{JOIN_CODE_LENGTH}}}")
 
 ASSESSMENTS = Assessment.__table__
 SESSIONS = VotingSession.__table__
