@@ -32,7 +32,8 @@ SCRIPT = textwrap.dedent(
     from voting.database import Database
 
     url, key, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    database = Database(url)  # picks psycopg's wait function
+    # Picks psycopg's wait function; deadlines beyond the lock_timeout this script sets.
+    database = Database(url, timeout=10)
     if mode == "blocking":
         waiting.wait = waiting.wait_c  # what psycopg would use without voting.database
     print("wait function:", waiting.wait.__name__)

@@ -48,6 +48,7 @@ COMMANDS = (
     "purge",
     "add-facilitator",
     "reset-passphrase",
+    "logout-all",
 )
 # More phones than VOTING_MIN_GROUP_SIZE (5), so the results show figures, not "fewer than 5".
 PHONES = 6

@@ -2,7 +2,7 @@
 
 - An Engine.IO session must send its Socket.IO CONNECT within CONNECT_TIMEOUT seconds, or it is
   closed: otherwise a client could answer pings for ever and hold a connection and its memory
-  without ever joining (or being refused).
+  without ever joining. After a CONNECT that was refused it has RETRY_GRACE to try again.
 - One message, binary attachments included, may total MAX_HTTP_BUFFER_SIZE bytes and carry at
   most MAX_ATTACHMENTS attachments: python-socketio would otherwise collect as many attachments
   as a packet announces (a million, say), each under the per-frame limit, and hold them all.
@@ -19,6 +19,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MAX_ATTACHMENTS = 10
+# After a refused CONNECT, how long the session may wait to try again: our phone retries a join
+# refused with `retry` after up to 45 s (static/js/phone.js), on the same Engine.IO session.
+RETRY_GRACE = 60.0
 # How often the sessions that have not sent their CONNECT are looked at.
 SWEEP_SECONDS = 1.0
 
@@ -56,6 +59,8 @@ class TransportGuard:
             self._drop(eio_sid, "a message larger than the server takes")
             return None
         outcome = self._on_message(eio_sid, data)
+        if pending is None and isinstance(data, str) and data.startswith("0"):
+            self._after_connect_packet(eio_sid)
         started = self.server._binary_packet.get(eio_sid)
         if started is None:
             self._message_bytes.pop(eio_sid, None)
@@ -64,6 +69,14 @@ class TransportGuard:
         else:
             self._message_bytes[eio_sid] = total
         return outcome
+
+    def _after_connect_packet(self, eio_sid: str) -> None:
+        if eio_sid not in self._awaiting:
+            return
+        if self.server.manager.sid_from_eio_sid(eio_sid, "/") is not None:
+            del self._awaiting[eio_sid]
+        else:  # refused: the client may try again later on this session
+            self._awaiting[eio_sid] = time.monotonic() + max(self.connect_timeout, RETRY_GRACE)
 
     def on_disconnect(self, eio_sid: str, *args: Any) -> Any:
         self._awaiting.pop(eio_sid, None)
