@@ -291,7 +291,7 @@ def _read_workbook(pub: Published, data: bytes, strands: dict[str, str], forums:
         else:
             pub.show(key, ("T",), [row[n] for n in levels], "workbook Charts")
     for ws in book.worksheets:
-        if ws.title in ("Summary", "Desk", "Charts", "Groups", "Forums", "Actions"):
+        if ws.title in ("Summary", "Desk", "Charts", "Groups", "Forums", "Actions", "Trends"):
             continue
         forum = ws["A1"].value
         assert forum in forums

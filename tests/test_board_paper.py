@@ -731,3 +731,40 @@ def test_open_actions_carry_over_and_the_report_says_what_became_of_them(
         ("Planned", "Planned"),
         ("Under way", "Done"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# 6b. Trends over three years
+
+YEARS = {"2015": (1, 1, 1, 1, 1), "2016": (2, 2, 2, 1, 3), "2017": (3, 3, 3, 2, 4)}
+
+
+def test_a_three_year_trend_of_desk_partners_and_agreed_ratings(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    for period, levels in YEARS.items():
+        aid = desk_assessment(app, period=period)
+        plan = ForumPlan(f"Forum {period}", "mixed", "", (None,) * 5, {"delivery": levels})
+        run_forum(app, facilitator, aid, plan)
+        if period == "2016":
+            agreed = {"level-delivery": "2", "next-delivery": ""}
+            assert post_form(facilitator, f"/facilitator/assessments/{aid}/agreed", agreed)
+    got = Downloads(facilitator, aid)  # the 2017 assessment
+    expected = [
+        ("2015", "Early/Developing", "Early", ""),
+        ("2016", "Early/Developing", "Developing", "Developing"),
+        ("2017", "Early/Developing", "Maturing", ""),
+    ]
+    for html in (got.report_html, got.results_html):
+        table = next(t for t in Tables(html).tables if t[0][1][1:] == list(YEARS))
+        row = next(cells for _, cells in table[2:] if cells[0] == LABELS["delivery"])
+        assert row[1:] == [v or "\u2013" for _, *values in expected for v in values]
+    sheet = got.workbook["Trends"]
+    rows = [r for r in sheet.iter_rows(min_row=4, values_only=True) if r[0] == LABELS["delivery"]]
+    assert [(r[1], r[2], r[3], r[4] or "") for r in rows] == expected
+    trend = got.json["analysis"]["trend"]
+    assert [(y["period"], y["strands"]["delivery"]["partners"]) for y in trend] == [
+        ("2015", "Early"),
+        ("2016", "Developing"),
+        ("2017", "Maturing"),
+    ]

@@ -521,6 +521,16 @@ def analysis_document(results: Results) -> dict[str, Any]:
         "min_group_size": results.min_group_size,
         "strands": strands,
         "register": _register_document(results),
+        "trend": [
+            {
+                "period": year.label,
+                "strands": {
+                    key: {"desk": d or None, "partners": m or None, "agreed": a or None}
+                    for key, (d, m, a) in year.ratings.items()
+                },
+            }
+            for year in results.trend
+        ],
     }
 
 

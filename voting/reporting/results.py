@@ -111,6 +111,15 @@ class PreviousResult:
 
 
 @dataclass(frozen=True)
+class TrendYear:
+    """One assessment's ratings per strand, for the trend over years: strand key -> (desk,
+    partners' median, agreed), as words ("" where there is none or it is hidden)."""
+
+    label: str
+    ratings: dict[str, tuple[str, str, str]]
+
+
+@dataclass(frozen=True)
 class ActionView:
     text: str
     owner: str
@@ -185,6 +194,8 @@ class Results:
     register: Register | None = None
     # The earlier assessment whose actions the report follows up ("last time").
     actions_from: Assessment | None = None
+    # Earlier assessments of the same area, oldest first, then this one (empty if none).
+    trend: list[TrendYear] = field(default_factory=list)
 
     @property
     def purged_sessions(self) -> list[VotingSession]:
@@ -658,6 +669,7 @@ def gather(
     session_id: int | None = None,
     compare_id: int | None = None,
     min_group_size: int = analysis.DEFAULT_MIN_GROUP_SIZE,
+    trend: bool = True,
 ) -> Results | None:
     """The results of an assessment, or of one of its sessions, after disclosure control.
 
@@ -707,6 +719,7 @@ def gather(
         min_group_size=min_group_size,
         compared_with=previous[0] if previous else None,
         actions_from=last_time,
+        trend=_trend(db, assessment, framework, strands, min_group_size) if trend else [],
         register=forum_register(
             db, assessment, framework, shown_sessions, hidden_forums, min_group_size
         ),
@@ -724,7 +737,7 @@ def _previous(
     other_framework = framework_of(other)
     if [lv.key for lv in other_framework.levels] != [lv.key for lv in framework.levels]:
         return None
-    theirs = gather(db, other.id, min_group_size=min_size)
+    theirs = gather(db, other.id, min_group_size=min_size, trend=False)
     if theirs is None:
         return None
     # Last year's raw votes may be gone under retention; gather counts its kept totals.
@@ -757,6 +770,47 @@ def _compare_strand(
         direction = "up" if change > 0 else "down"
         sentence = f"Median {direction} since {label}: {then_label} then, {now_label} now."
     return PreviousResult(label, counts, then, change, sentence)
+
+
+def _year(label: str, strands: list[StrandResult], names: tuple[str, ...]) -> TrendYear:
+    return TrendYear(
+        label,
+        {
+            s.key: (
+                s.desk_label,
+                analysis.level_label(s.figures.median, names)
+                if s.hidden is None and s.figures.n
+                else "",
+                s.agreed_label,
+            )
+            for s in strands
+        },
+    )
+
+
+def _trend(
+    db: Session,
+    assessment: Assessment,
+    framework: Framework,
+    strands: list[StrandResult],
+    min_size: int,
+) -> list[TrendYear]:
+    """Every earlier assessment of the same area on the same levels, oldest first, and this
+    one: desk, partners' and agreed ratings per strand per year."""
+    names = tuple(lv.name for lv in framework.levels)
+    keys = [lv.key for lv in framework.levels]
+    years = []
+    for other in reversed(comparable_assessments(db, assessment)):
+        if other.id > assessment.id:
+            continue
+        if [lv.key for lv in framework_of(other).levels] != keys:
+            continue
+        theirs = gather(db, other.id, min_group_size=min_size, trend=False)
+        if theirs is not None:
+            years.append(_year(other.period, theirs.strands, names))
+    if not years:
+        return []
+    return [*years, _year(assessment.period, strands, names)]
 
 
 def _action_view(action: Action, now: Action | None = None) -> ActionView:

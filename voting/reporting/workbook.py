@@ -28,7 +28,7 @@ from voting.reporting import disclosure, exports
 from voting.reporting.results import Results, StrandResult
 
 SUMMARY, DESK, CHARTS, GROUPS, FORUMS = "Summary", "Desk", "Charts", "Groups", "Forums"
-ACTIONS = "Actions"
+ACTIONS, TRENDS = "Actions", "Trends"
 MAX_SHEET_NAME = 31
 NOT_GIVEN = "Did not say"  # the Groups sheet's row for those who skipped the question
 # Excel refuses these in a sheet name; "History" is reserved for its change tracking.
@@ -122,7 +122,7 @@ def assessment_workbook(results: Results) -> bytes:
     title = f"{results.assessment.area} {results.assessment.period}: maturity self-assessment"
     book.set_properties({"title": title, "subject": results.framework.name})
     styles = _Styles(book)
-    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS, FORUMS, ACTIONS)}
+    taken = {name.casefold() for name in (SUMMARY, DESK, CHARTS, GROUPS, FORUMS, ACTIONS, TRENDS)}
 
     summary = book.add_worksheet(SUMMARY)
     desk = book.add_worksheet(DESK)
@@ -135,6 +135,7 @@ def assessment_workbook(results: Results) -> bytes:
     groups = book.add_worksheet(GROUPS)
     forums = book.add_worksheet(FORUMS)
     actions = book.add_worksheet(ACTIONS)
+    trends = book.add_worksheet(TRENDS) if results.trend else None
 
     _summary_sheet(summary, results, styles, title)
     _desk_sheet(desk, results, styles)
@@ -144,6 +145,8 @@ def assessment_workbook(results: Results) -> bytes:
     _groups_sheet(groups, results, styles)
     _forums_sheet(forums, results, styles)
     _actions_sheet(actions, results, styles)
+    if trends is not None:
+        _trends_sheet(trends, results, styles)
     book.close()
     return out.getvalue()
 
@@ -395,6 +398,25 @@ def _forums_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
     sheet.set_column(1, 7, 13)
     sheet.set_column(8, 8, 60)
     sheet.freeze_panes(3, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Trends
+
+
+def _trends_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
+    """Desk, partners' median and agreed rating per strand, one row per strand and year."""
+    _text(sheet, 0, 0, "Ratings over the years", styles.title)
+    _header(sheet, 2, ["Strand", "Year", "Desk rating", "Partners (median)", "Agreed"], styles)
+    row = 3
+    for strand in results.strands:
+        for year in results.trend:
+            desk, median, agreed = year.ratings.get(strand.key, ("", "", ""))
+            for col, value in enumerate((strand.label, year.label, desk, median, agreed)):
+                _cell(sheet, row, col, value, styles.text)
+            row += 1
+    sheet.set_column(0, 0, 40)
+    sheet.set_column(1, 4, 18)
 
 
 # --------------------------------------------------------------------------------------------
