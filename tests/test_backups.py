@@ -119,6 +119,7 @@ def test_export_import_export_loses_nothing(app: Flask, workshop: int, tmp_path:
     finally:
         get_database(empty).dispose()
     assert _without(second, "exported_at") == _without(first, "exported_at")
+    assert first["circulation"].startswith("Raw data, programme team only")
 
     # Into the same database: every join code is taken, so each session gets a new one.
     again = backups.import_backup(get_database(app), document)

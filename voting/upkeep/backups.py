@@ -61,6 +61,11 @@ from voting.models import (
 )
 
 BACKUP_FORMAT = "maturity-voting/backup@1"
+# Said in the file itself, as every raw download does (docs/privacy.md).
+CIRCULATION = (
+    "Raw data, programme team only: a backup of every vote with what each participant said "
+    "about themselves. Do not circulate."
+)
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 2_000_000
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -206,6 +211,7 @@ def assessment_backup(db: Any, assessment_id: int) -> dict[str, Any]:
     row = db.execute(select(ASSESSMENTS).where(ASSESSMENTS.c.id == assessment_id)).one()
     document: dict[str, Any] = {
         "format": BACKUP_FORMAT,
+        "circulation": CIRCULATION,
         "exported_at": utcnow().isoformat(timespec="seconds") + "Z",
         "assessment": {c: _out(row._mapping[c]) for c in _kept_columns(ASSESSMENTS)},
     }
@@ -392,7 +398,7 @@ class _SessionRestore:
 
 
 def _refuse_unknown_sections(document: dict[str, Any]) -> None:
-    known = {"format", "exported_at", "assessment", "voting_sessions"} | {
+    known = {"format", "circulation", "exported_at", "assessment", "voting_sessions"} | {
         t.name for t in _assessment_tables()
     }
     stray = sorted(set(document) - known)
