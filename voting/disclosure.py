@@ -186,6 +186,28 @@ def pinned_cells(
     return pinned
 
 
+def _nearest_shown(
+    pinned: set[K], relations: Sequence[Relation], hidden: Mapping[K, str], sizes: Mapping[K, int]
+) -> list[K]:
+    """The shown cells closest to the pinned ones: those in a relation with one of them, or,
+    when all of those are hidden already, in a relation with those, and so on outwards."""
+    reached, frontier = set(pinned), set(pinned)
+    while frontier:
+        near: list[K] = []
+        further: set[K] = set()
+        for relation in relations:
+            members: list[K] = [k for k, _ in relation.members()]  # type: ignore[misc]
+            if not any(k in frontier for k in members):
+                continue
+            near += [k for k in members if k not in hidden and sizes[k] > 0]
+            further |= {k for k in members if k in hidden and k not in reached}
+        if near:
+            return near
+        reached |= further
+        frontier = further
+    return []
+
+
 def suppress(
     cells: Mapping[K, Sequence[int]],
     relations: Sequence[Relation],
@@ -201,13 +223,8 @@ def suppress(
         pinned = set(pinned_cells(cells, relations, hidden, min_size))
         if not pinned:
             break
-        # Hide the cheapest cell still shown in a relation of a pinned cell, and audit again.
-        near: list[K] = []
-        for relation in relations:
-            members: list[K] = [k for k, _ in relation.members()]  # type: ignore[misc]
-            if any(k in pinned for k in members):
-                near += [k for k in members if k not in hidden and sizes[k] > 0]
+        near = _nearest_shown(pinned, relations, hidden, sizes)
         if not near:
-            break  # nothing left to hide around it (cannot happen with a shown total)
+            break  # everything around it is hidden already (cannot happen with a shown total)
         hidden[min(near, key=lambda k: (price(k), repr(k)))] = PROTECTS
     return hidden
