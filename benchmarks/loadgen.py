@@ -444,7 +444,8 @@ class Screens:
     console: Any = None
 
     async def connect(self) -> None:
-        self.presenter = socketio.AsyncClient(reconnection=False)
+        # Screens reconnect by themselves, as the pages do, if a busy server drops them.
+        self.presenter = socketio.AsyncClient()
         self.presenter.on(
             "tally", lambda data: self.tallies.append((time.monotonic(), data.get("voted", {})))
         )
@@ -458,7 +459,7 @@ class Screens:
         )
         # The echo has a console too: its `control` broadcasts a small `state` to every phone,
         # the baseline for how long a console action takes to reach the room.
-        self.console = socketio.AsyncClient(reconnection=False)
+        self.console = socketio.AsyncClient()
         await self.console.connect(
             self.target.urls[0],
             headers=dict(headers),
@@ -469,6 +470,10 @@ class Screens:
 
     async def open(self, strand: str) -> float:
         """Open a strand from the console; returns the monotonic time the action was sent."""
+        for _ in range(300):
+            if self.console.connected:
+                break
+            await asyncio.sleep(0.1)
         sent = time.monotonic()
         ack = await self.console.call("control", {"action": "open", "strand": strand}, timeout=10)
         assert ack["ok"], ack

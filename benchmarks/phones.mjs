@@ -31,6 +31,7 @@ const CHROMIUM_UA =
   "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) " +
   "Chrome/142.0.0.0 Mobile Safari/537.36";
 const CALL_TIMEOUT_MS = 30000;
+const JOIN_LIMIT_MS = 90000;
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
@@ -117,6 +118,8 @@ function join(index, url, code, options) {
     await new Promise((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("connect_error", reject);
+      // A join that neither connects nor is refused counts as failed, so the phase ends.
+      setTimeout(() => reject(new Error("no answer to the join")), JOIN_LIMIT_MS);
     });
     return [now() - started, true];
   })().catch(() => [now() - started, false]);
