@@ -498,6 +498,32 @@ def _delete(stage: Stage) -> Page:
     return h1(page, "Delete the session To be deleted?")
 
 
+@page_case("votes recorded by hand")
+def _hand_counts(stage: Stage) -> Page:
+    session = stage.workshop.new_session("Paper forum")
+    page = stage.facilitator(f"/facilitator/sessions/{session.id}/hand-counts")
+    return h1(page, "Votes recorded by hand")
+
+
+@page_case("sectors and core partners")
+def _sectors(stage: Stage) -> Page:
+    page = stage.facilitator(f"/facilitator/assessments/{stage.workshop.assessment()}/sectors")
+    return h1(page, "Sectors and core partners")
+
+
+@page_case("partners' comments")
+def _comments(stage: Stage) -> Page:
+    workshop, _ = _results_stage(stage)
+    page = stage.facilitator(f"/facilitator/assessments/{workshop.assessment()}/comments", workshop)
+    return h1(page, "Partners' comments")
+
+
+@page_case("action plan")
+def _actions(stage: Stage) -> Page:
+    page = stage.facilitator(f"/facilitator/assessments/{stage.workshop.assessment()}/actions")
+    return h1(page, "Action plan")
+
+
 # ------------------------------------------------------------------ running axe
 
 
