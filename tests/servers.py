@@ -77,9 +77,11 @@ def running_server(
     workdir: Path,
     port: int | None = None,
     preexec_fn: Callable[[], None] | None = None,
+    cwd: Path | None = None,
     **env: Any,
 ) -> Iterator[RunningServer]:
-    """`preexec_fn` runs in the server's process before it starts (e.g. to lower a limit)."""
+    """`preexec_fn` runs in the server's process before it starts (e.g. to lower a limit);
+    `cwd` is where it starts (`python -m` looks for the package there first)."""
     port = port or free_port()
     log_path = workdir / f"server-{port}.log"
     environment = {
@@ -93,7 +95,7 @@ def running_server(
     }
     environment.pop("VOTING_ASYNC_MODE", None) if "VOTING_ASYNC_MODE" not in env else None
     command = [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with serving(command, environment, port, log_path, preexec_fn=preexec_fn) as server:
+    with serving(command, environment, port, log_path, cwd=cwd, preexec_fn=preexec_fn) as server:
         yield server
 
 
