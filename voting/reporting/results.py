@@ -280,42 +280,30 @@ def _round_counts(
     db: Session, assessment_id: int, levels: int, session_id: int | None
 ) -> dict[tuple[int, str], dict[int, list[int]]]:
     """Counts per round for every (session, strand) that ran more than one round."""
-    query = (
-        select(Vote.session_id, Vote.strand_key, Vote.round, Vote.level, func.count())
-        .join(VotingSession, VotingSession.id == Vote.session_id)
-        .join(
-            StrandState,
-            and_(
-                StrandState.session_id == Vote.session_id,
-                StrandState.strand_key == Vote.strand_key,
-            ),
-        )
-        .where(VotingSession.assessment_id == assessment_id, StrandState.round > 1)
-        .group_by(Vote.session_id, Vote.strand_key, Vote.round, Vote.level)
-    )
-    if session_id is not None:
-        query = query.where(Vote.session_id == session_id)
+    query = _with_later_rounds(
+        select(Vote.session_id, Vote.strand_key, Vote.round, Vote.level, func.count()),
+        Vote,
+        assessment_id,
+        session_id,
+    ).group_by(Vote.session_id, Vote.strand_key, Vote.round, Vote.level)
     found: dict[tuple[int, str], dict[int, list[int]]] = defaultdict(dict)
     for sid, key, rnd, level, n in db.execute(query):
         bucket = found[(sid, key)].setdefault(rnd, [0] * levels)
         if 1 <= level <= levels:
             bucket[level - 1] = n
     # Paper slips handed in during a round belong to that round, as a phone's vote does.
-    hand = (
-        select(HandCount.session_id, HandCount.strand_key, HandCount.round, HandCount.level)
-        .add_columns(HandCount.count)
-        .join(VotingSession, VotingSession.id == HandCount.session_id)
-        .join(
-            StrandState,
-            and_(
-                StrandState.session_id == HandCount.session_id,
-                StrandState.strand_key == HandCount.strand_key,
-            ),
-        )
-        .where(VotingSession.assessment_id == assessment_id, StrandState.round > 1)
+    hand = _with_later_rounds(
+        select(
+            HandCount.session_id,
+            HandCount.strand_key,
+            HandCount.round,
+            HandCount.level,
+            HandCount.count,
+        ),
+        HandCount,
+        assessment_id,
+        session_id,
     )
-    if session_id is not None:
-        hand = hand.where(HandCount.session_id == session_id)
     for sid, key, rnd, level, n in db.execute(hand):
         bucket = found[(sid, key)].setdefault(rnd, [0] * levels)
         if 1 <= level <= levels:
@@ -324,6 +312,25 @@ def _round_counts(
         if len(by_round) > 1:
             found[place].update(by_round)
     return found
+
+
+def _with_later_rounds(
+    query: Any, table: type[Vote] | type[HandCount], assessment_id: int, session_id: int | None
+) -> Any:
+    """`query` over votes or hand counts, kept to the assessment's (or one session's) strands
+    that ran more than one round: the two sources a round change is counted from."""
+    query = (
+        query.join(VotingSession, VotingSession.id == table.session_id)
+        .join(
+            StrandState,
+            and_(
+                StrandState.session_id == table.session_id,
+                StrandState.strand_key == table.strand_key,
+            ),
+        )
+        .where(VotingSession.assessment_id == assessment_id, StrandState.round > 1)
+    )
+    return query if session_id is None else query.where(table.session_id == session_id)
 
 
 def _archived(
