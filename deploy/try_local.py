@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +33,7 @@ import socketio  # noqa: E402
 
 from tests.helpers import PASSPHRASE  # noqa: E402
 from tests.installs import Install, build_wheel, install  # noqa: E402
+from tests.proxies import nginx_binary, nginx_errors, running_nginx  # noqa: E402
 from tests.servers import (  # noqa: E402
     RunningServer,
     _wait_until_up,
@@ -45,23 +44,6 @@ from tests.servers import (  # noqa: E402
 from tests.services import fresh_channel, fresh_schema  # noqa: E402
 
 PHONES = 20
-
-
-def nginx_config(site: str, workers: list[int], port: int, prefix: Path) -> str:
-    """deploy/nginx.conf as shipped, pointed at these workers and this port, wrapped in a main
-    configuration that runs unprivileged in the foreground inside `prefix`."""
-    servers = "".join(f"    server 127.0.0.1:{p};\n" for p in workers)
-    site = re.sub(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, site)
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    temp = "".join(
-        f"    {kind}_temp_path {prefix / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    return (
-        f"daemon off;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} warn;\n"
-        "events { worker_connections 4096; }\n"
-        f"http {{\n{temp}{site}\n}}\n"
-    )
 
 
 async def vote_through(proxy: str, direct: RunningServer, http: requests.Session) -> dict[str, Any]:
@@ -129,8 +111,8 @@ def install_wheel(prefix: Path) -> Install:
 
 
 def main() -> int:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
+    nginx = nginx_binary()
+    if nginx is None:
         print("nginx is not installed (apt-get install nginx-light)")
         return 2
     database = os.environ.get("VOTING_TEST_DATABASE_URL")
@@ -166,28 +148,16 @@ def main() -> int:
                  "--port", str(first), "--workers", "2"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir,
             )  # fmt: skip
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (prefix / kind).mkdir()
-        site = (ROOT / "deploy" / "nginx.conf").read_text()
-        (prefix / "nginx.conf").write_text(nginx_config(site, workers, proxy_port, prefix))
-        proxy_log = (prefix / "nginx.out").open("wb")
-        proxy = subprocess.Popen(
-            [nginx, "-p", tmp, "-c", str(prefix / "nginx.conf")],
-            stdout=proxy_log,
-            stderr=subprocess.STDOUT,
-        )
         try:
             for port in workers:
                 _wait_until_up(f"http://127.0.0.1:{port}", serve, log)
-            proxied = f"http://127.0.0.1:{proxy_port}"
-            _wait_until_up(proxied, proxy, prefix / "nginx.out")
-            direct = RunningServer(f"http://127.0.0.1:{workers[1]}", serve, log)
-            http = RunningServer(proxied, serve, log).facilitator()
-            result = asyncio.run(vote_through(proxied, direct, http))
+            with running_nginx(workers, proxy_port, prefix / "nginx") as proxy:
+                proxied = f"http://127.0.0.1:{proxy_port}"
+                _wait_until_up(proxied, proxy, prefix / "nginx" / "nginx.out")
+                direct = RunningServer(f"http://127.0.0.1:{workers[1]}", serve, log)
+                http = RunningServer(proxied, serve, log).facilitator()
+                result = asyncio.run(vote_through(proxied, direct, http))
         finally:
-            proxy.send_signal(signal.SIGQUIT)
-            proxy.wait(timeout=10)
-            proxy_log.close()
             serve.send_signal(signal.SIGTERM)
             serve.wait(timeout=30)
         acked = sum(1 for a in result["acks"] if a.get("ok"))
@@ -200,8 +170,7 @@ def main() -> int:
         print(f"phones through nginx: {PHONES}; votes acknowledged: {acked}")
         print(f"phones upgraded from long-polling to WebSocket through nginx: {upgraded}")
         print(f"presenter on worker 2 (direct) saw voted = {voted}")
-        errors = (prefix / "error.log").read_text() if (prefix / "error.log").exists() else ""
-        problems = [line for line in errors.splitlines() if "[error]" in line or "[crit]" in line]
+        problems = nginx_errors(prefix / "nginx")
         print(f"nginx error log lines: {len(problems)}")
         for line in problems[:5]:
             print("   ", line)

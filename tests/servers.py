@@ -265,3 +265,17 @@ def consecutive_free_ports(n: int) -> int:
             for s in held:
                 s.close()
     raise RuntimeError("no run of free ports found")
+
+
+def worker_pids(parent: subprocess.Popen[bytes]) -> dict[int, int]:
+    """port -> pid of each live worker of the `--workers` parent."""
+    found: dict[int, int] = {}
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+    for pid in map(int, children):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"--port" in argv:
+            found[int(argv[argv.index(b"--port") + 1])] = pid
+    return found

@@ -25,25 +25,12 @@ from tests.servers import (
     consecutive_free_ports,
     create_workshop,
     screen_client,
+    worker_pids,
 )
 from tests.services import fresh_channel, fresh_schema, postgres_url, redis_url
 
 pytestmark = [pytest.mark.server, pytest.mark.services]
 SERVE = [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1"]
-
-
-def _worker_pids(parent: subprocess.Popen[bytes]) -> dict[int, int]:
-    """port -> pid of each live worker of the `--workers` parent."""
-    found: dict[int, int] = {}
-    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
-    for pid in map(int, children):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            continue
-        if b"--port" in argv:
-            found[int(argv[argv.index(b"--port") + 1])] = pid
-    return found
 
 
 async def _until(check: Callable[[], bool], seconds: float = 30) -> bool:
@@ -81,15 +68,15 @@ async def _kill_one(
         two.url, transports=["websocket"], wait_timeout=10, auth={"role": "phone", "code": code}
     )
 
-    before = _worker_pids(parent)
+    before = worker_pids(parent)
     os.kill(before[ports[0]], signal.SIGKILL)
     restarted = await _until(
         lambda: (
-            _worker_pids(parent).get(ports[0]) not in (None, before[ports[0]]) and _serving(one.url)
+            worker_pids(parent).get(ports[0]) not in (None, before[ports[0]]) and _serving(one.url)
         )
     )
     assert restarted, one.log()
-    after = _worker_pids(parent)
+    after = worker_pids(parent)
     assert after[ports[1]] == before[ports[1]], "the other worker was restarted too"
     assert parent.poll() is None
     assert survivor.connected and dropped == []

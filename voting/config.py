@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ class Config:
         self.MESSAGE_QUEUE_CHANNEL: str = (
             _env("MESSAGE_QUEUE_CHANNEL", "flask-socketio") or "flask-socketio"
         )
+        # Prefixed to every Engine.IO session id this process makes, so that a proxy can send a
+        # session's later requests back to it by the id alone (deploy/nginx.conf), whatever the
+        # client's address. `voting serve` uses its port when this is unset; letters and digits.
+        self.WORKER_ID: str | None = _env("WORKER_ID")
         # Seconds between live tally broadcasts per session; 0 sends one after every vote.
         self.TALLY_INTERVAL: float = _env_float("TALLY_INTERVAL", 0.1)
         # Groups smaller than this are shown as "fewer than N" and never broken down.
@@ -112,6 +117,9 @@ class Config:
 
     @staticmethod
     def validate(settings: dict[str, Any]) -> None:
+        worker = settings.get("WORKER_ID")
+        if worker is not None and not re.fullmatch(r"[A-Za-z0-9]{1,16}", str(worker)):
+            raise ValueError(f"VOTING_WORKER_ID must be 1 to 16 letters or digits, not {worker!r}")
         mode = settings.get("ASYNC_MODE")
         if mode not in ASYNC_MODES:
             raise ValueError(

@@ -79,7 +79,10 @@ def serve_forever(host: str, port: int) -> int:
     from voting.upkeep.retention import purge_due
 
     files = openfiles.raise_soft_limit()
-    app = create_app({"ASYNC_MODE": mode})
+    # The port names this worker in its Engine.IO session ids unless VOTING_WORKER_ID does.
+    app = create_app(
+        {"ASYNC_MODE": mode, "WORKER_ID": os.environ.get("VOTING_WORKER_ID") or str(port)}
+    )
     prepare(app)
     purge_due(get_database(app))
     socketio.start_background_task(_purge_hourly, app)

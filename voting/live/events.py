@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
     )
     # A CONNECT within CONNECT_TIMEOUT, and a cap on one message's attachments.
     app.extensions["voting_transport"] = transport.guard(socketio.server, app.config)
+    transport.route_by_worker(socketio.server.eio, app.config.get("WORKER_ID"))
     queue = app.config.get("MESSAGE_QUEUE") or ""
     bus = (
         TallyBus(queue, app.config.get("MESSAGE_QUEUE_CHANNEL", "flask-socketio"))

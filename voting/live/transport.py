@@ -125,3 +125,15 @@ def guard(server: Any, config: Any) -> TransportGuard:
     return TransportGuard(
         server, float(config["CONNECT_TIMEOUT"]), int(config["MAX_HTTP_BUFFER_SIZE"])
     )
+
+
+def route_by_worker(eio: Any, worker_id: str | None) -> None:
+    """Engine.IO session ids that start with `<worker_id>-`: a client's polling requests and its
+    WebSocket upgrade carry the id (`?sid=`), so a proxy in front of several workers can send
+    them to the worker that holds the session without any stickiness by client address, which a
+    venue's Wi-Fi (one public address for the whole room) would defeat. The client treats the
+    id as opaque; the random part is Engine.IO's own."""
+    if not worker_id:
+        return
+    generate = eio.generate_id
+    eio.generate_id = lambda: f"{worker_id}-{generate()}"
