@@ -251,9 +251,13 @@ def _assessment(stage: Stage) -> Page:
 
 
 @page_case("desk assessment")
-def _desk(stage: Stage) -> Page:
+def _desk(stage: Stage) -> Iterator[tuple[str, Page]]:
     page = stage.facilitator(f"/facilitator/assessments/{stage.workshop.assessment()}/desk")
-    return h1(page, "Desk assessment")
+    yield "", h1(page, "Desk assessment")
+    # Each strand's guidance (measures, evidence to look for) unfolded.
+    page.locator(".strand-guidance summary").evaluate_all("ss => ss.forEach(s => s.click())")
+    expect(page.locator("#look-for-workforce-development li").first).to_be_visible()
+    yield "guidance unfolded", page
 
 
 @page_case("desk assessment, error")
@@ -371,7 +375,9 @@ def _phone(stage: Stage) -> Iterator[tuple[str, Page]]:
     page.get_by_role("button", name="Save comment").click()
     expect(page.locator(f"#comment-status-{FAMILY}")).to_have_text("Comment saved")
     page.locator(f"#purpose-{FAMILY}").click()
-    yield "comment saved, purpose unfolded", page
+    # The panel holds the strand's guidance too: subtitle, measures, evidence to look for.
+    expect(page.locator(f"#look-for-{FAMILY} li").first).to_be_visible()
+    yield "comment saved, purpose and guidance unfolded", page
     workshop.run_to(session, "votes", "results")
     expect(page.locator(f"#results-{FAMILY} .bar-value")).to_have_text(
         ["0 (0%)", "3 (75%)", "1 (25%)", "0 (0%)"]

@@ -22,6 +22,11 @@ MIN_LEVELS = 2
 MAX_LEVELS = 7  # voting/colours.py has a colour for each level up to this many
 MAX_STRANDS = 40
 MAX_DESCRIPTORS = 20
+# Guidance for whoever rates a strand: the toolkit gives each strand a subtitle, what it is
+# measured by, and the local evidence to look for (Hertfordshire's workforce list runs to 18).
+MAX_MEASURES = 12
+MAX_LOOK_FOR = 40
+GUIDANCE_ITEM_CHARS = 300
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -51,6 +56,14 @@ class Strand:
     elements: tuple[str, ...]
     parent: str | None
     cells: dict[str, Cell]
+    # Optional guidance (empty when a file has none): shown to the desk team and on the phones.
+    subtitle: str = ""
+    measures: tuple[str, ...] = ()
+    look_for: tuple[str, ...] = ()
+
+    @property
+    def has_guidance(self) -> bool:
+        return bool(self.subtitle or self.measures or self.look_for)
 
     @property
     def label(self) -> str:
@@ -96,6 +109,9 @@ class Framework:
                     "purpose": s.purpose,
                     "elements": list(s.elements),
                     **({"parent": s.parent} if s.parent else {}),
+                    **({"subtitle": s.subtitle} if s.subtitle else {}),
+                    **({"measures": list(s.measures)} if s.measures else {}),
+                    **({"look_for": list(s.look_for)} if s.look_for else {}),
                     "levels": {
                         k: {"summary": c.summary, "descriptors": list(c.descriptors)}
                         for k, c in s.cells.items()
@@ -139,6 +155,17 @@ class _Checker:
             # surrogate cannot be encoded as UTF-8, so every page showing the text would fail.
             raise self.fail(path, "text without NUL or unpaired surrogate characters", value)
         return " ".join(value.split())
+
+    def texts(self, value: Any, path: str, most_items: int, what: str) -> tuple[str, ...]:
+        """An optional list of short texts: absent or empty is no items."""
+        if value is None or value == []:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(path, f"a list of {what} (up to {most_items} texts)", value)
+        items = self.sequence(value, path, 0, most_items)
+        return tuple(
+            self.text(item, f"{path}[{j}]", GUIDANCE_ITEM_CHARS) for j, item in enumerate(items)
+        )
 
     def key(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not KEY_PATTERN.fullmatch(value):
@@ -223,6 +250,11 @@ def _parse_strand(check: _Checker, raw: Any, path: str, levels: list[Level]) -> 
         elements=tuple(check.text(e, f"{path}.elements[{j}]", 120) for j, e in enumerate(elements)),
         parent=parent or None,
         cells=cells,
+        subtitle=check.text(item.get("subtitle"), f"{path}.subtitle", 200, required=False),
+        measures=check.texts(item.get("measures"), f"{path}.measures", MAX_MEASURES, "measures"),
+        look_for=check.texts(
+            item.get("look_for"), f"{path}.look_for", MAX_LOOK_FOR, "evidence to look for"
+        ),
     )
 
 

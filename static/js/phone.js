@@ -363,10 +363,7 @@
     // that a phone brought back to the top shows them.
     return el('section', { className: 'strand-card', id: 'card-' + key, 'aria-labelledby': 'title-' + key }, [
       el('h1', { className: 'strand-title', id: 'title-' + key, tabindex: '-1', text: strand.label }),
-      strand.purpose ? el('details', { className: 'strand-purpose' }, [
-        el('summary', { id: 'purpose-' + key }, ['About this strand', el('span', { className: 'visually-hidden', text: ': ' + strand.name })]),
-        el('p', { className: 'govuk-hint', text: strand.purpose }),
-      ]) : null,
+      aboutStrand(strand),
       el('p', { className: 'strand-state strand-state-' + strand.status, id: 'state-' + key, text: statusText }),
       el('div', { className: 'results', id: 'results-' + key, hidden: true }),
       el('p', { className: 'desk-line', id: 'desk-' + key, hidden: true }),
@@ -381,6 +378,25 @@
         el('div', { className: 'comment-actions' }, [saveComment, commentStatus]),
       ]),
     ]);
+  }
+
+  /* "About this strand": its purpose and the model's guidance (subtitle, what it is measured
+     by, the local evidence to look for), folded away until asked for. */
+  function aboutStrand(strand) {
+    var key = strand.key;
+    var measures = strand.measures || [], lookFor = strand.look_for || [];
+    if (!strand.purpose && !strand.subtitle && !measures.length && !lookFor.length) return null;
+    function list(id, heading, items) {
+      if (!items.length) return [];
+      return [el('p', { className: 'about-heading', id: id + '-title-' + key, text: heading }),
+              el('ul', { id: id + '-' + key, 'aria-labelledby': id + '-title-' + key },
+                 items.map(function (item) { return el('li', { text: item }); }))];
+    }
+    return el('details', { className: 'strand-purpose', id: 'about-' + key }, [
+      el('summary', { id: 'purpose-' + key }, ['About this strand', el('span', { className: 'visually-hidden', text: ': ' + strand.name })]),
+      strand.subtitle ? el('p', { className: 'about-subtitle', id: 'subtitle-' + key, text: strand.subtitle }) : null,
+      strand.purpose ? el('p', { className: 'govuk-hint', text: strand.purpose }) : null,
+    ].concat(list('measures', 'Measured by', measures), list('look-for', 'Evidence to look for', lookFor)));
   }
 
   function chosenLevel(key) {

@@ -155,6 +155,16 @@ def _strand_content(framework: Framework, strand: Strand) -> dict[str, Any]:
     }
 
 
+def _strand_guidance(strand: Strand) -> dict[str, Any]:
+    """What the phone's "About this strand" panel adds to the purpose. Phones only: like the
+    rest of the framework's text it goes out once, in the snapshot, never in lean broadcasts."""
+    return {
+        "subtitle": strand.subtitle,
+        "measures": list(strand.measures),
+        "look_for": list(strand.look_for),
+    }
+
+
 def _desk(loaded: Loaded, key: str) -> dict[str, Any] | None:
     rating = loaded.desk.get(key)
     if rating is None or rating.level is None:
@@ -191,7 +201,11 @@ def _session_strands(loaded: Loaded) -> Iterator[tuple[str, Strand, StrandState,
 def phone_state(loaded: Loaded) -> dict[str, Any]:
     """The public state every phone in the session shares."""
     strands = [
-        {**_strand_content(loaded.framework, strand), **_phone_strand(loaded, key, state, counts)}
+        {
+            **_strand_content(loaded.framework, strand),
+            **_strand_guidance(strand),
+            **_phone_strand(loaded, key, state, counts),
+        }
         for key, strand, state, counts in _session_strands(loaded)
     ]
     return {
@@ -203,8 +217,8 @@ def phone_state(loaded: Loaded) -> dict[str, Any]:
 
 
 def phone_changes(loaded: Loaded) -> dict[str, Any]:
-    """`phone_state` without the framework's text (strand names, purposes, summaries and
-    descriptors: 22 of its 23 KB for the national model), which no console action changes and
+    """`phone_state` without the framework's text (strand names, purposes, guidance, summaries
+    and descriptors: most of its size), which no console action changes and
     which every phone received with its snapshot on connecting. Sent to every phone after each
     console action, marked `lean`; the phone takes the text from the snapshot it holds, by
     strand key, and the result is exactly the `phone_state` a reconnecting phone would get."""
