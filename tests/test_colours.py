@@ -115,3 +115,30 @@ def test_the_svg_chart_colours_each_level_with_its_colour(levels: int) -> None:
 def test_the_colours_match_the_frameworks_level_limits() -> None:
     assert colours.MIN_LEVELS == frameworks.MIN_LEVELS == 2
     assert colours.MAX_LEVELS == frameworks.MAX_LEVELS == 7
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_the_three_kinds_of_rating_look_different_and_stand_out_on_white(vision: str) -> None:
+    """Desk, partners' median and agreed rating on the trend chart (each also has its own
+    marker shape and a name in the legend)."""
+    chosen = colours.RATING_COLOURS
+    assert list(chosen) == ["desk", "partners", "agreed"]
+    close = [
+        (a, b, round(difference(chosen[a], chosen[b], vision), 1))
+        for a, b in itertools.combinations(chosen, 2)
+        if difference(chosen[a], chosen[b], vision) < MIN_DIFFERENCE
+    ]
+    assert close == [], f"{vision}: kinds of rating too alike (CIEDE2000): {close}"
+    weak = [c for c in chosen.values() if contrast(c, WHITE) < MIN_NON_TEXT_CONTRAST]
+    assert weak == [], weak
+    svg = charts.trend_lines(
+        "t", "t", "d", ["A", "B", "C"], ["2016", "2017"], [("s", "S", [(1, 2, 3), (2, 2.5, 3)])]
+    )
+    fills = re.findall(r'<text [^>]*fill="([^"]+)"', svg)
+    assert fills and set(fills) == {charts.TEXT}, set(fills)
+    marks = re.findall(
+        r'<g class="trend-mark" data-kind="(\w+)"[^>]*><title>[^<]*</title>'
+        r'<\w+ [^>]*fill="([^"]+)"',
+        svg,
+    )
+    assert sorted(set(marks)) == sorted(chosen.items())

@@ -39,6 +39,16 @@ _SELECTIONS: dict[int, tuple[int, ...]] = {
     7: (0, 1, 2, 3, 4, 5, 6),
 }
 
+# The three kinds of rating, where a chart shows them side by side (the trend over years): the
+# desk team's, the partners' median and the agreed rating. Apart from each other with every kind
+# of colour vision and at least 3:1 on white (tests/test_colours.py); each kind also has its own
+# marker shape and is named in the legend, so the colour is never the only cue.
+RATING_COLOURS = {
+    "desk": "#0b0c0c",  # near black
+    "partners": "#d47500",  # orange
+    "agreed": "#4a90c8",  # light blue
+}
+
 # Text drawn in a colour of its own (the "Split: …" line on a chart), not a level: 6.6:1 on white.
 WARNING = "#a23b0c"
 

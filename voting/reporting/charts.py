@@ -3,10 +3,13 @@ and each carries a title and a text description (the page also shows the data as
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-from voting.colours import WARNING, level_colours
+from voting.analysis import level_label
+from voting.colours import RATING_COLOURS, WARNING, level_colours
 
 # Level colours come from voting/colours.py (the same on every page and in the workbook); every
 # bar also has its level named in the legend and its count written above it.
@@ -89,6 +92,147 @@ def grouped_bars(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+# The kinds of rating on the trend chart, in the order of a TrendYear's values: each with its
+# colour and its own marker shape, so no one needs the colours to tell them apart.
+TREND_KINDS = (
+    ("desk", "Desk rating", "square"),
+    ("partners", "Partners' median", "circle"),
+    ("agreed", "Agreed rating", "diamond"),
+)
+Ratings = tuple[float | None, float | None, float | None]
+
+
+def trend_lines(
+    chart_id: str,
+    title: str,
+    description: str,
+    level_names: Sequence[str],
+    years: Sequence[str],
+    strands: Sequence[tuple[str, str, Sequence[Ratings]]],
+) -> str:
+    """Small multiples, one panel per strand (key, label, one (desk, partners, agreed) per
+    year): each kind of rating a line of marks across the years on the level scale.
+
+    A rating of None (none recorded, or hidden) leaves a gap in its line. The marks of the three
+    kinds sit a little apart within a year, so equal ratings stay visible side by side.
+    """
+    levels = len(level_names)
+    step = 64
+    names_width = min(120, 7 * max(len(n) for n in level_names) + 12)
+    plot_width = step * max(len(years), 1)
+    panel_width = names_width + plot_width + 24
+    columns = max(1, min(len(strands), 3, 960 // panel_width))
+    plot_height = max(96, 24 * (levels - 1))
+    head, foot = 52, 28
+    panel_height = head + plot_height + foot
+    rows = math.ceil(len(strands) / columns)
+    top = 40
+    width = max(columns * panel_width + 16, 420)
+    height = top + rows * panel_height + 8
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
+        f'font-family="{FONT}" font-size="12">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+        f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    x = 16
+    for kind, name, shape in TREND_KINDS:
+        parts.append(_marker(shape, RATING_COLOURS[kind], x + 6, 20))
+        parts.append(f'<text x="{x + 16}" y="24" fill="{TEXT}">{escape(name)}</text>')
+        x += 32 + 7 * len(name)
+    for index, (key, label, ratings) in enumerate(strands):
+        row, column = divmod(index, columns)
+        parts += _trend_panel(
+            key,
+            label,
+            ratings,
+            level_names,
+            years,
+            x0=8 + column * panel_width,
+            y0=top + row * panel_height,
+            names_width=names_width,
+            plot=(plot_width, plot_height, head),
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend_panel(
+    key: str,
+    label: str,
+    ratings: Sequence[Ratings],
+    level_names: Sequence[str],
+    years: Sequence[str],
+    x0: int,
+    y0: int,
+    names_width: int,
+    plot: tuple[int, int, int],
+) -> list[str]:
+    plot_width, plot_height, head = plot
+    levels = len(level_names)
+    left, bottom = x0 + names_width, y0 + head + plot_height
+    step = plot_width / max(len(years), 1)
+
+    def y_of(value: float) -> float:
+        return bottom - (value - 1) / (levels - 1) * plot_height
+
+    parts = [f'<g class="trend-panel" data-strand="{escape(key)}">']
+    parts += _wrapped_label(label, x0, y0 + 16, names_width + plot_width)[:2]
+    for level, name in enumerate(level_names, start=1):
+        y = y_of(level)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_width}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{GRID}" stroke-width="1"/><text class="trend-level" x="{left - 6}" '
+            f'y="{y + 4:.1f}" text-anchor="end" fill="{TEXT}">{escape(name)}</text>'
+        )
+    for index, year in enumerate(years):
+        parts.append(
+            f'<text x="{left + step * (index + 0.5):.1f}" y="{bottom + 18}" '
+            f'text-anchor="middle" fill="{TEXT}">{escape(year)}</text>'
+        )
+    for place, (kind, name, shape) in enumerate(TREND_KINDS):
+        colour, nudge = RATING_COLOURS[kind], (place - 1) * 9
+        values = [r[place] for r in ratings]
+        points = [
+            None if value is None else (left + step * (i + 0.5) + nudge, y_of(value), year, value)
+            for i, (year, value) in enumerate(zip(years, values, strict=True))
+        ]
+        for a, b in itertools.pairwise(points):
+            if a is not None and b is not None:
+                parts.append(
+                    f'<line x1="{a[0]:.1f}" y1="{a[1]:.1f}" x2="{b[0]:.1f}" y2="{b[1]:.1f}" '
+                    f'stroke="{colour}" stroke-width="2"/>'
+                )
+        for point in points:
+            if point is None:
+                continue
+            x, y, year, value = point
+            parts.append(
+                f'<g class="trend-mark" data-kind="{kind}" data-year="{escape(year)}" '
+                f'transform="translate({x:.1f} {y:.1f})"><title>{escape(label)}, '
+                f"{escape(year)}: {escape(name)} {escape(level_label(value, level_names))}"
+                f"</title>{_marker(shape, colour, 0, 0)}</g>"
+            )
+    parts.append("</g>")
+    return parts
+
+
+def _marker(shape: str, colour: str, x: float, y: float) -> str:
+    # A white edge keeps a mark distinct where it overlaps a line or another mark.
+    edge = 'stroke="#ffffff" stroke-width="1"'
+    if shape == "square":
+        return f'<rect x="{x - 5}" y="{y - 5}" width="10" height="10" fill="{colour}" {edge}/>'
+    if shape == "circle":
+        return f'<circle cx="{x}" cy="{y}" r="6" fill="{colour}" {edge}/>'
+    return (
+        f'<polygon points="{x},{y - 7} {x + 7},{y} {x},{y + 7} {x - 7},{y}" '
+        f'fill="{colour}" {edge}/>'
+    )
 
 
 def _legend(

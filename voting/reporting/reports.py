@@ -90,6 +90,44 @@ def strand_chart(results: Results, strand: StrandResult) -> str:
     )
 
 
+def trend_chart(results: Results) -> str:
+    """The trend over years: per strand, the desk, partners' median and agreed rating of each
+    year. Drawn from the same ratings as the trend table, hidden medians included (absent)."""
+    years = [year.label for year in results.trend]
+    per_strand = "; ".join(
+        f"{strand.label}: "
+        + ", ".join(
+            f"{year.label} "
+            + " / ".join(
+                f"{name.lower()} {rating or 'none'}"
+                for (_, name, _), rating in zip(
+                    charts.TREND_KINDS, year.ratings.get(strand.key, ("", "", "")), strict=True
+                )
+            )
+            for year in results.trend
+        )
+        for strand in results.strands
+    )
+    return charts.trend_lines(
+        chart_id="trend-chart",
+        title=f"Ratings over the years, {analysis.join_names(years)}",
+        description=(
+            f"Desk rating, partners' median and agreed rating per strand and year, on the scale "
+            f"{analysis.scale_words(results.level_names)}. {per_strand}."
+        ),
+        level_names=results.level_names,
+        years=years,
+        strands=[
+            (
+                strand.key,
+                strand.label,
+                [year.values.get(strand.key, (None, None, None)) for year in results.trend],
+            )
+            for strand in results.strands
+        ],
+    )
+
+
 def _context(results: Results, **extra: Any) -> dict[str, Any]:
     return {
         "results": results,
@@ -97,6 +135,7 @@ def _context(results: Results, **extra: Any) -> dict[str, Any]:
         "level_label": analysis.level_label,
         "scale_words": analysis.scale_words,
         "chart": lambda strand: strand_chart(results, strand),
+        "trend_chart": lambda: trend_chart(results),
         "forum_labels": FORUM_LABELS,
         "hidden_words": lambda reason: disclosure.hidden_words(reason, results.min_group_size),
         "pct": lambda value: f"{value:.0f}%",
@@ -138,6 +177,15 @@ def chart_svg(assessment_id: int, strand_key: str) -> Response:
         abort(404, description="There is no such strand.")
     stem = exports.file_stem(results.assessment)
     return download(strand_chart(results, strand), f"{stem}-{strand_key}.svg", "image/svg+xml")
+
+
+@bp.route("/assessments/<int:assessment_id>/trend.svg")
+def trend_svg(assessment_id: int) -> Response:
+    results = _results_or_404(assessment_id)
+    if not results.trend:
+        abort(404, description="There is no earlier assessment of this area to compare with.")
+    stem = exports.file_stem(results.assessment)
+    return download(trend_chart(results), f"{stem}-trend.svg", "image/svg+xml")
 
 
 @bp.route("/assessments/<int:assessment_id>/summary.csv")

@@ -113,10 +113,12 @@ class PreviousResult:
 @dataclass(frozen=True)
 class TrendYear:
     """One assessment's ratings per strand, for the trend over years: strand key -> (desk,
-    partners' median, agreed), as words ("" where there is none or it is hidden)."""
+    partners' median, agreed), as words ("" where there is none or it is hidden) and as
+    positions on the level scale for the chart (None where the words are "")."""
 
     label: str
     ratings: dict[str, tuple[str, str, str]]
+    values: dict[str, tuple[float | None, float | None, float | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class StrandResult:
     sentence: str
     agreed_label: str
     next_steps: str
+    # The agreed rating as a level (or two adjacent ones), like the desk's: None if not agreed.
+    agreed: Desk | None = None
     forums: list[ForumResult] = field(default_factory=list)
     rounds: list[tuple[str, RoundChange]] = field(default_factory=list)
     segments: list[SegmentResult] = field(default_factory=list)
@@ -645,6 +649,7 @@ def _strand_result(
         comparison=comparison,
         sentence=sentence,
         agreed_label=rating_label(ctx.framework, ctx.agreed.get(strand.key)),
+        agreed=_desk_of(ctx.agreed.get(strand.key)),
         next_steps=ctx.agreed[strand.key].next_steps if strand.key in ctx.agreed else "",
         comments=ctx.comments.get(strand.key, []),
         desk_evidence=(ctx.desk[strand.key].evidence or "") if strand.key in ctx.desk else "",
@@ -780,18 +785,26 @@ def _compare_strand(
 
 
 def _year(label: str, strands: list[StrandResult], names: tuple[str, ...]) -> TrendYear:
+    values = {
+        s.key: (
+            s.desk.value if s.desk else None,
+            # A hidden strand's median stays hidden here too: the same rule as its own page.
+            s.figures.median if s.hidden is None and s.figures.n else None,
+            s.agreed.value if s.agreed else None,
+        )
+        for s in strands
+    }
     return TrendYear(
         label,
         {
-            s.key: (
+            key: (
                 s.desk_label,
-                analysis.level_label(s.figures.median, names)
-                if s.hidden is None and s.figures.n
-                else "",
+                "" if median is None else analysis.level_label(median, names),
                 s.agreed_label,
             )
-            for s in strands
+            for s, (key, (_, median, _)) in zip(strands, values.items(), strict=True)
         },
+        values,
     )
 
 

@@ -22,7 +22,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from voting import analysis
-from voting.colours import level_colours
+from voting.colours import RATING_COLOURS, level_colours
 from voting.labels import FORUM_LABELS
 from voting.reporting import disclosure, exports
 from voting.reporting.results import Results, StrandResult
@@ -146,7 +146,7 @@ def assessment_workbook(results: Results) -> bytes:
     _forums_sheet(forums, results, styles)
     _actions_sheet(actions, results, styles)
     if trends is not None:
-        _trends_sheet(trends, results, styles)
+        _trends_sheet(book, trends, results, styles)
     book.close()
     return out.getvalue()
 
@@ -404,19 +404,88 @@ def _forums_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
 # Trends
 
 
-def _trends_sheet(sheet: Worksheet, results: Results, styles: _Styles) -> None:
-    """Desk, partners' median and agreed rating per strand, one row per strand and year."""
+TREND_HEADINGS = (
+    "Strand",
+    "Year",
+    "Desk rating",
+    "Partners (median)",
+    "Agreed",
+    "Desk (level)",
+    "Partners (level)",
+    "Agreed (level)",
+)
+
+
+def _trends_sheet(book: Workbook, sheet: Worksheet, results: Results, styles: _Styles) -> None:
+    """Desk, partners' median and agreed rating per strand, one row per strand and year, in
+    words and as levels (Developing/Maturing is 2.5), and a line chart per strand of the levels."""
     _text(sheet, 0, 0, "Ratings over the years", styles.title)
-    _header(sheet, 2, ["Strand", "Year", "Desk rating", "Partners (median)", "Agreed"], styles)
+    scale = analysis.scale_words(results.level_names)
+    _text(sheet, 1, 0, f"Levels: {scale}; halfway between two levels for a split.", styles.note)
+    _header(sheet, 2, TREND_HEADINGS, styles)
     row = 3
+    charted: list[tuple[StrandResult, int]] = []
     for strand in results.strands:
+        first = row
         for year in results.trend:
-            desk, median, agreed = year.ratings.get(strand.key, ("", "", ""))
-            for col, value in enumerate((strand.label, year.label, desk, median, agreed)):
+            words = year.ratings.get(strand.key, ("", "", ""))
+            levels = year.values.get(strand.key, (None, None, None))
+            for col, value in enumerate((strand.label, year.label, *words, *levels)):
                 _cell(sheet, row, col, value, styles.text)
             row += 1
+        if any(v is not None for year in results.trend for v in year.values.get(strand.key, ())):
+            charted.append((strand, first))
     sheet.set_column(0, 0, 40)
-    sheet.set_column(1, 4, 18)
+    sheet.set_column(1, 7, 18)
+    for place, (strand, first) in enumerate(charted):
+        chart = _trend_chart(book, results, strand, first, first + len(results.trend) - 1)
+        # Beside the table, two charts to a row, each about 7 columns by 16 rows.
+        sheet.insert_chart(2 + (place // 2) * 17, 9 + (place % 2) * 8, chart)
+
+
+_TREND_MARKERS = {"desk": "square", "partners": "circle", "agreed": "diamond"}
+
+
+def _trend_chart(
+    book: Workbook, results: Results, strand: StrandResult, first: int, last: int
+) -> Any:
+    chart = book.add_chart({"type": "line"})
+    assert chart is not None  # "line" is a type XlsxWriter knows
+    for place, kind in enumerate(RATING_COLOURS):
+        colour = RATING_COLOURS[kind]
+        chart.add_series(
+            {
+                # The heading's cell, as the Charts sheet does: never a name XlsxWriter parses.
+                "name": [TRENDS, 2, 5 + place],
+                "categories": [TRENDS, first, 1, last, 1],
+                "values": [TRENDS, first, 5 + place, last, 5 + place],
+                "line": {"color": colour, "width": 2},
+                # The same colours and shapes as the SVG chart, so no one needs the colours.
+                "marker": {
+                    "type": _TREND_MARKERS[kind],
+                    "size": 8,
+                    "fill": {"color": colour},
+                    "border": {"color": "#FFFFFF"},
+                },
+            }
+        )
+    chart.set_title({"name": _chart_text(strand.label), "name_font": {"size": 11}})
+    levels = len(results.level_names)
+    chart.set_y_axis(
+        {
+            "name": analysis.scale_words(results.level_names),
+            "name_font": {"size": 9, "bold": False},
+            "min": 1,
+            "max": levels,
+            "major_unit": 1,
+            "num_format": "0",
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+        }
+    )
+    chart.set_legend({"position": "bottom"})
+    # A year with no rating leaves a gap in its line, rather than a drop to zero.
+    chart.show_blanks_as("gap")
+    return chart
 
 
 # --------------------------------------------------------------------------------------------
