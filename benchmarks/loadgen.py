@@ -236,6 +236,19 @@ class NodeClients:
         self.options = options
         self.share: list[int] = []
         self.url_of: list[str] = []
+        # Replies by kind, per process: a `where` may be asked while a `vote` is still running.
+        self.replies: list[dict[str, asyncio.Queue[Any]]] = [{} for _ in processes]
+        self.readers = [asyncio.ensure_future(self._read(i)) for i in range(len(processes))]
+
+    def _queue(self, index: int, kind: str) -> asyncio.Queue[Any]:
+        return self.replies[index].setdefault(kind, asyncio.Queue())
+
+    async def _read(self, index: int) -> None:
+        stdout = self.processes[index].stdout
+        assert stdout is not None
+        while line := await stdout.readline():
+            message = json.loads(line)
+            await self._queue(index, message["kind"]).put(message["payload"])
 
     @classmethod
     async def launch(cls, count: int, urls: list[str], options: dict[str, Any]) -> NodeClients:
@@ -261,15 +274,11 @@ class NodeClients:
         process.stdin.write((json.dumps(command) + "\n").encode())
 
     async def gather(self, kind: str) -> list[Any]:
-        async def one(process: asyncio.subprocess.Process) -> Any:
-            assert process.stdout is not None
-            line = await asyncio.wait_for(process.stdout.readline(), PHASE_LIMIT[0])
-            message = json.loads(line)
-            assert message["kind"] == kind, message
-            return message["payload"]
+        async def one(index: int) -> Any:
+            return await asyncio.wait_for(self._queue(index, kind).get(), PHASE_LIMIT[0])
 
         collected: list[Any] = []
-        for payload in await asyncio.gather(*(one(p) for p in self.processes)):
+        for payload in await asyncio.gather(*(one(i) for i in range(len(self.processes)))):
             if payload:
                 collected.extend(payload)
         return collected
@@ -294,12 +303,25 @@ class NodeClients:
             )
         return await self.gather("connected")
 
-    async def vote(self, strand: str, voters: int, window: float) -> list[Any]:
+    async def vote(
+        self, strand: str, voters: int, window: float, resend: bool = False
+    ) -> list[Any]:
+        """Each vote: [sent, acknowledged or None, ok] (and, with `resend`, the sends it took:
+        phones then send an unanswered vote again, as phone.js does)."""
         t0 = time.monotonic() + 1.0
         schedules = _schedules(self.share, voters, window)
         for process, schedule in zip(self.processes, schedules, strict=True):
-            self._send(process, {"cmd": "vote", "strand": strand, "schedule": schedule, "t0": t0})
-        return await self.gather("voted")
+            self._send(
+                process,
+                {"cmd": "vote", "strand": strand, "schedule": schedule, "t0": t0, "resend": resend},
+            )
+        return [v[:3] if not resend else v for v in await self.gather("voted")]
+
+    async def where(self) -> list[str | None]:
+        """Each phone's Engine.IO session id, or None when it is not connected."""
+        for process in self.processes:
+            self._send(process, {"cmd": "where"})
+        return await self.gather("where")
 
     async def reach(self, sent: float, limit: float = 60.0) -> dict[str, Any]:
         """How long a broadcast `state` sent at `sent` took to reach every phone."""
@@ -333,6 +355,8 @@ class NodeClients:
                 await asyncio.wait_for(process.wait(), 20)
             except TimeoutError:
                 process.kill()
+        for reader in self.readers:
+            reader.cancel()
 
 
 def _schedules(share: list[int], voters: int, window: float) -> list[list[tuple[int, float]]]:
@@ -442,6 +466,7 @@ class Screens:
     tallies: list[tuple[float, dict[str, int]]] = field(default_factory=list)
     presenter: Any = None
     console: Any = None
+    url: str | None = None  # where the screens connect, if not the target's first URL
 
     async def connect(self) -> None:
         # Screens reconnect by themselves, as the pages do, if a busy server drops them.
@@ -451,7 +476,7 @@ class Screens:
         )
         headers = {"Cookie": self.target.cookie} if self.target.cookie else {}
         await self.presenter.connect(
-            self.target.urls[0],
+            self.url or self.target.urls[0],
             headers=dict(headers),
             transports=["websocket"],
             wait_timeout=10,
@@ -461,7 +486,7 @@ class Screens:
         # the baseline for how long a console action takes to reach the room.
         self.console = socketio.AsyncClient()
         await self.console.connect(
-            self.target.urls[0],
+            self.url or self.target.urls[0],
             headers=dict(headers),
             transports=["websocket"],
             wait_timeout=10,

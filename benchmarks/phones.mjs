@@ -20,7 +20,15 @@
 //   {"cmd": "vote", "strand": "leadership", "schedule": [[0, 0.0], [1, 0.002]], "t0": 1234.5}
 //   {"cmd": "extensions"}    which WebSocket extensions each phone's server agreed to
 //   {"cmd": "states"}        when each phone last received a `state` broadcast
+//   {"cmd": "where"}         each phone's Engine.IO session id (it names the worker) or null
 //   {"cmd": "stop"}
+//
+// With "reconnect": true (the scale-out run, benchmarks/scaleout.py) a phone also behaves as
+// static/js/live.js and phone.js do when its server goes away: socket.io-client reconnects
+// with back-off (reconnectionDelayMax 5 s), a join refused with `retry` is tried again after a
+// randomised doubling pause, and a vote without an answer within 10 s is sent again, with the
+// same client_vote_id, once the phone is connected, until it is acknowledged (a vote then
+// reports when it was first sent, when it was acknowledged and how many sends it took).
 
 import http from "node:http";
 import readline from "node:readline";
@@ -31,6 +39,8 @@ const CHROMIUM_UA =
   "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) " +
   "Chrome/142.0.0.0 Mobile Safari/537.36";
 const CALL_TIMEOUT_MS = 30000;
+const RESEND_AFTER_MS = 10000; // static/js/phone.js: socket.timeout(10000)
+const VOTE_GIVE_UP_S = 90;
 const JOIN_LIMIT_MS = 90000;
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
@@ -92,7 +102,8 @@ function join(index, url, code, options) {
     if (options.page) await loadPage(agent, url, code);
     const socket = io(url, {
       auth: (cb) => cb({ role: "phone", code, token: phone.token }),
-      reconnection: false,
+      reconnection: Boolean(options.reconnect),
+      reconnectionDelayMax: 5000,
       transports: ["polling", "websocket"],
       upgrade: true,
       agent,
@@ -108,6 +119,7 @@ function join(index, url, code, options) {
     socket.on("joined", (data) => {
       if (data && data.token) phone.token = data.token;
     });
+    if (options.reconnect) retryRefusedJoins(socket);
     socket.io.on("open", () => {
       socket.io.engine.on("upgrade", (transport) => {
         const ws = transport.ws;
@@ -123,6 +135,22 @@ function join(index, url, code, options) {
     });
     return [now() - started, true];
   })().catch(() => [now() - started, false]);
+}
+
+// phone.js: a join refused with `retry` is tried again after min(30 s, 2^n s) x [0.5, 1.5).
+function retryRefusedJoins(socket) {
+  let retries = 0;
+  socket.on("connect", () => {
+    retries = 0;
+  });
+  socket.on("connect_error", (err) => {
+    if (socket.active || !(err && err.data && err.data.retry)) return;
+    const delay = Math.min(30000, 1000 * 2 ** retries) * (0.5 + Math.random());
+    retries += 1;
+    setTimeout(() => {
+      if (!socket.connected) socket.connect();
+    }, delay);
+  });
 }
 
 async function connect(command) {
@@ -153,12 +181,47 @@ async function cast(phone, strand, level, at) {
   }
 }
 
+// phone.js's outbox: the same vote (same client_vote_id) is sent again after 10 s without an
+// answer, or as soon as the phone is connected again, until it is acknowledged.
+async function castUntilAcknowledged(phone, strand, level, at) {
+  await sleep(at - now());
+  const sent = now();
+  const entry = { strand, level, client_vote_id: `${phone.index}-${strand}-${sent}` };
+  let sends = 0;
+  while (now() - sent < VOTE_GIVE_UP_S) {
+    if (!phone.socket || !phone.socket.connected) {
+      await sleep(0.1);
+      continue;
+    }
+    sends += 1;
+    try {
+      const ack = await phone.socket.timeout(RESEND_AFTER_MS).emitWithAck("vote", entry);
+      return [sent, now(), Boolean(ack && ack.ok), sends];
+    } catch {
+      await sleep(0.1);
+    }
+  }
+  return [sent, null, false, sends];
+}
+
 async function vote(command) {
-  const { strand, schedule, t0 } = command;
+  const { strand, schedule, t0, resend } = command;
+  const one = resend ? castUntilAcknowledged : cast;
   const votes = await Promise.all(
-    schedule.map(([i, offset]) => cast(phones[i], strand, 1 + (i % 4), t0 + offset)),
+    schedule.map(([i, offset]) => one(phones[i], strand, 1 + (i % 4), t0 + offset)),
   );
   send("voted", votes);
+}
+
+function where() {
+  // The Engine.IO session id of each connected phone (`<worker port>-…` behind deploy/'s
+  // nginx), or null for a phone that is not connected right now.
+  send(
+    "where",
+    phones.filter(Boolean).map((p) =>
+      p.socket && p.socket.connected && p.socket.io.engine ? p.socket.io.engine.id : null,
+    ),
+  );
 }
 
 function states() {
@@ -194,6 +257,7 @@ lines.on("line", (line) => {
   else if (command.cmd === "vote") vote(command);
   else if (command.cmd === "extensions") extensions();
   else if (command.cmd === "states") states();
+  else if (command.cmd === "where") where();
   else stop();
 });
 lines.on("close", () => stop());
