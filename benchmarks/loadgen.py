@@ -30,6 +30,7 @@ import multiprocessing as mp
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -780,6 +781,72 @@ def ratios(app: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The figures RESULTS.md gives per run, for the app and the echo side by side.
+FIGURES = {
+    "phones connected": ("connect", "connected"),
+    "all connected (s)": ("connect", "all_connected_s"),
+    "join p95 (ms)": ("connect", "per_phone_ms", "p95"),
+    "server CPU per join (ms)": ("connect", "server_cpu_ms_per_connect"),
+    "RSS per phone (KB)": ("connect", "rss_per_phone_kb"),
+    "console action to the last phone (s)": ("console_action", "last_phone_s"),
+    "burst acknowledged": ("burst", "acknowledged"),
+    "burst ack p50 (ms)": ("burst", "ack_ms", "p50"),
+    "burst ack p95 (ms)": ("burst", "ack_ms", "p95"),
+    "burst last ack after first send (s)": ("burst", "last_ack_after_first_send_s"),
+    "burst tally exact after last ack (ms)": ("burst", "tally_exact_after_last_ack_ms"),
+    "sustained acknowledged": ("sustained", "acknowledged"),
+    "sustained votes/s": ("sustained", "achieved_votes_per_s"),
+    "sustained ack p95 (ms)": ("sustained", "ack_ms", "p95"),
+    "vote-to-tally p95 (ms)": ("sustained", "vote_to_tally_ms", "p95"),
+    "server CPU per 1,000 votes (s)": ("sustained", "server_cpu_s_per_1000_votes"),
+}
+
+
+def dig(report: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = report
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def spread(values: list[Any]) -> dict[str, float] | None:
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not math.isnan(v)]
+    if not numbers:
+        return None
+    return {"min": min(numbers), "median": statistics.median(numbers), "max": max(numbers)}
+
+
+def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Over the runs: min / median / max of every figure for the app and the echo, the
+    median of the per-run app/echo ratios, and each run's load average at start and end."""
+    summary: dict[str, Any] = {
+        "load_average": [
+            {
+                side: [run[side]["load_average_at_start"], run[side]["load_average_at_end"]]
+                for side in ("app", "echo")
+                if side in run
+            }
+            for run in runs
+        ],
+        "exact": [run["app"].get("exact") for run in runs],
+        "figures": {},
+    }
+    for label, path in FIGURES.items():
+        row: dict[str, Any] = {"app": spread([dig(run["app"], path) for run in runs])}
+        if all("echo" in run for run in runs):
+            row["echo"] = spread([dig(run["echo"], path) for run in runs])
+            ratios_ = [
+                a / e
+                for run in runs
+                if isinstance(a := dig(run["app"], path), int | float)
+                and isinstance(e := dig(run["echo"], path), int | float)
+                and e
+            ]
+            row["app_to_echo_median"] = round(statistics.median(ratios_), 2) if ratios_ else None
+        summary["figures"][label] = row
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -827,6 +894,9 @@ def main() -> int:
     parser.add_argument("--no-echo", action="store_true", help="skip the echo-server baseline")
     parser.add_argument("--phase-limit", type=float, default=300.0, help="seconds per phase")
     parser.add_argument("--quick", action="store_true", help="a short run (make bench)")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="repeat app and echo; min/median/max over the runs"
+    )
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--profile", type=Path, help="py-spy the sustained phase into this folder")
     parser.add_argument("--summarise", type=Path, help="only summarise a py-spy raw profile")
@@ -856,24 +926,40 @@ def main() -> int:
     reports: dict[str, Any] = {
         "cores": os.cpu_count(),
         "args": {k: str(v) for k, v in vars(args).items()},
+        "runs": [],
     }
+    for number in range(1, args.runs + 1):
+        run = one_run(args, database, number)
+        reports["runs"].append(run)
+        if args.json:  # kept after every run: a later run that stalls loses nothing
+            args.json.write_text(json.dumps(reports, indent=2))
+    if args.runs > 1:
+        reports["summary"] = summarise_runs(reports["runs"])
+        print("-- over the runs", flush=True)
+        print(json.dumps(reports["summary"], indent=2), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=2))
+    return 0 if all(run["app"].get("exact") for run in reports["runs"]) else 1
+
+
+def one_run(args: argparse.Namespace, database: str, number: int) -> dict[str, Any]:
+    """The app, then the echo server, under the same phones."""
+    run: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="voting-bench-") as tmp:
         workdir = Path(tmp)
         with app_target(workdir, args.workers, database) as target:
-            print(f"-- {target.name}", flush=True)
-            reports["app"] = asyncio.run(run_target(target, args))
-            print(json.dumps(reports["app"], indent=2), flush=True)
+            print(f"-- run {number}: {target.name}", flush=True)
+            run["app"] = asyncio.run(run_target(target, args))
+            print(json.dumps(run["app"], indent=2), flush=True)
         if not args.no_echo:
             with echo_target(workdir) as target:
-                print("-- echo (bare python-socketio under eventlet)", flush=True)
-                reports["echo"] = asyncio.run(run_target(target, args))
-                print(json.dumps(reports["echo"], indent=2), flush=True)
-            reports["app_to_echo"] = ratios(reports["app"], reports["echo"])
+                print(f"-- run {number}: echo (bare python-socketio under eventlet)", flush=True)
+                run["echo"] = asyncio.run(run_target(target, args))
+                print(json.dumps(run["echo"], indent=2), flush=True)
+            run["app_to_echo"] = ratios(run["app"], run["echo"])
             print("-- app / echo", flush=True)
-            print(json.dumps(reports["app_to_echo"], indent=2), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(reports, indent=2))
-    return 0 if reports["app"].get("exact") else 1
+            print(json.dumps(run["app_to_echo"], indent=2), flush=True)
+    return run
 
 
 if __name__ == "__main__":
