@@ -51,6 +51,8 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings)
     # Pages, CSS, JS and SVG go out compressed (gzip or deflate; br or zstd over HTTPS): the voting
     # page is about a third of its size on the wire, which a phone on slow venue Wi-Fi feels.
+    app.config.setdefault("COMPRESS_CACHE_BACKEND", compression.StaticOnlyCache)
+    app.config.setdefault("COMPRESS_CACHE_KEY", compression.static_cache_key)
     Compress(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     database.init_app(app)
@@ -62,6 +64,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(records.bp)
     events.init_app(app)
     compression.decline_websocket_compression(app)
+    compression.cache_compressed_static_files(app)
     app.before_request(_refuse_nul_in_fields)
     if app.config.get("PROXY_COUNT"):
         # Outermost, so that Socket.IO handshakes see the client's address too (rate limits).
