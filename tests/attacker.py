@@ -5,6 +5,15 @@ session's results page, the printable report, the summary CSV, the workbook and 
 analysis) and parses each the way a reader would: HTML tables and chart descriptions, CSV rows,
 openpyxl cells, JSON fields. Nothing is taken from the application's own objects.
 
+Two parts of every output are about forums and years rather than strands, and are read too:
+- the forum register (results pages, report appendix, workbook Forums sheet, JSON): a forum's
+  head count of voters bounds its cell on each strand it covered (equals it when it covered one
+  strand), "fewer than N people" bounds it below N, and a sector not listed for a forum means
+  nobody of that sector was there;
+- the trend over years (tables, the SVG chart's marks and description, the workbook Trends
+  sheet and its chart's cells, JSON): this year's partners' median of a strand is a figure of
+  its total, so it must be absent wherever the total is hidden, and agree with it elsewhere.
+
 What it finds is a set of *cells*, each shown with its votes per level (or only its number of
 people), or hidden with the reason given in words. Cells are keyed per strand:
     ("T",)                          the strand's total
@@ -37,7 +46,7 @@ import openpyxl
 from flask.testing import FlaskClient
 from scipy import sparse
 
-from tests.downloads import Tables, section
+from tests.downloads import Tables, section, trend_chart, trend_marks
 
 HEADINGS = {
     "Role level": "role",
@@ -71,6 +80,14 @@ class Published:
     # and whether "did not say" was given (a number or hidden) under it.
     listed: dict[tuple[str, str | None, str], set[str | None]] = field(default_factory=dict)
     rounds: list[tuple[str, list[int], list[int]]] = field(default_factory=list)
+    # From the forum register: upper bounds on cells' people (a forum's voters bound its cell on
+    # every strand it covered), and per forum the sectors listed as having taken part.
+    at_most: dict[str, dict[Cell, int]] = field(default_factory=lambda: defaultdict(dict))
+    sectors_of: dict[str, set[str]] = field(default_factory=dict)
+    registers_read: list[str] = field(default_factory=list)
+    # From the trend over years: this year's partners' median per strand (as a level, 2.5 for
+    # halfway), and where each was read.
+    medians: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
 
     def show(self, strand: str, cell: Cell, counts: list[int], where: str) -> None:
         counts_t = tuple(counts)
@@ -90,6 +107,132 @@ class Published:
     def hide(self, strand: str, cell: Cell, text: str, where: str) -> None:
         assert cell not in self.people[strand], f"{where}: {strand} {cell} hidden, shown elsewhere"
         self.hidden[strand][cell] = reason_of(text)
+
+    def bound(self, strand: str, cell: Cell, n: int) -> None:
+        self.at_most[strand][cell] = min(n, self.at_most[strand].get(cell, n))
+
+    def median(self, strand: str, value: float, where: str) -> None:
+        self.medians[strand][where] = value
+
+
+# --------------------------------------------------------------------------------------------
+# The forum register
+
+
+def _read_register_row(
+    pub: Published,
+    forum: str,
+    covered: list[str],
+    voted: int | None,
+    note: str,
+    sectors: set[str],
+    where: str,
+) -> None:
+    """One forum's row: `covered` the strand keys it lists, `voted` its head count of voters
+    (None when not shown, with `note` saying why)."""
+    seen = pub.sectors_of.get(forum)
+    assert seen is None or seen == sectors, f"{where}: {forum} sectors {sectors} != {seen}"
+    pub.sectors_of[forum] = sectors
+    pub.registers_read.append(where)
+    if voted is not None:
+        assert not note, (where, forum, note)
+        if len(covered) == 1:
+            # One strand: its voters are the forum's cell on that strand, as a number of people.
+            if voted:
+                pub.size(covered[0], ("F", forum), voted, f"register in {where}")
+        else:
+            for key in covered:
+                pub.bound(key, ("F", forum), voted)
+    elif "fewer than" in note.lower():
+        small = int(re.search(r"fewer than (\d+)", note, re.I).group(1))  # type: ignore[union-attr]
+        for key in covered:
+            pub.bound(key, ("F", forum), small - 1)
+    else:
+        assert note.lower() == "not shown", (where, forum, note)
+
+
+def _strand_keys(listed: str, strands: dict[str, str]) -> list[str]:
+    """The register's strands column ("1, 4"): numbers, or names where a strand has none."""
+    by_number = {label.split(". ", 1)[0]: key for key, label in strands.items()}
+    by_name = {label.split(". ", 1)[-1]: key for key, label in strands.items()}
+    return [by_number.get(s) or by_name[s] for s in listed.split(", ") if s]
+
+
+def _read_register_html(pub: Published, html: str, strands: dict[str, str], where: str) -> None:
+    match = re.search(r'<table[^>]*id="forum-register".*?</table>', html, re.S)
+    assert match, f"no forum register in {where}"
+    for _cls, cells in Tables(match.group(0)).tables[0][1:]:
+        if len(cells) == 1:  # "No forums yet."
+            continue
+        forum, strands_text = cells[0], cells[5]
+        if len(cells) == 9:
+            voted, note, sectors_text = int(cells[7]), "", cells[8]
+        else:  # the two head counts share one cell saying why they are not shown
+            voted, note, sectors_text = None, cells[6], cells[7]
+        sectors = (
+            set() if sectors_text == "Not asked or not given" else set(sectors_text.split("; "))
+        )
+        _read_register_row(
+            pub, forum, _strand_keys(strands_text, strands), voted, note, sectors, where
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The trend over years
+
+
+def _level_of(words: str, levels: tuple[str, ...]) -> float:
+    """ "Developing" -> 2, "Developing/Maturing" -> 2.5."""
+    parts = [levels.index(w) + 1 for w in words.split("/")]
+    return sum(parts) / len(parts)
+
+
+def _read_trend_html(pub: Published, html: str, strands: dict[str, str], where: str) -> None:
+    """This year's partners' median from the trend table and from the chart (its marks and its
+    description). This year is the trend's last column."""
+    if 'id="trend-table"' not in html:
+        return
+    match = re.search(r'<table[^>]*id="trend-table".*?</table>', html, re.S)
+    assert match
+    rows = Tables(match.group(0)).tables[0]
+    years = rows[0][1][1:]
+    keys = {label: key for key, label in strands.items()}
+    for _cls, cells in rows[2:]:
+        partners = cells[1 + 3 * (len(years) - 1) + 1]
+        if partners != "\u2013":
+            pub.median(keys[cells[0]], _level_of(partners, pub.levels), f"trend table in {where}")
+    svg = trend_chart(html)
+    for (key, year, kind), value in trend_marks(svg, pub.levels).items():
+        if year == years[-1] and kind == "partners":
+            pub.median(key, value, f"trend chart in {where}")
+    desc = svg.find("{http://www.w3.org/2000/svg}desc")
+    assert desc is not None and desc.text
+    for label, key in keys.items():
+        found = re.search(
+            rf"{re.escape(label)}: [^;]*{re.escape(years[-1])} desk rating .+? / "
+            r"partners' median (.+?) / agreed rating",
+            desc.text,
+        )
+        if found and found.group(1) != "none":
+            pub.median(key, _level_of(found.group(1), pub.levels), f"trend chart text in {where}")
+
+
+def _median_of(counts: tuple[int, ...]) -> float:
+    votes = [level for level, n in enumerate(counts, start=1) for _ in range(n)]
+    middle = len(votes) // 2
+    return float(votes[middle]) if len(votes) % 2 else (votes[middle - 1] + votes[middle]) / 2
+
+
+def check_medians(pub: Published) -> None:
+    """A median shown for a strand whose total is hidden gives away a figure of a hidden cell;
+    one shown beside the total's counts must be theirs."""
+    for key, shown in pub.medians.items():
+        assert ("T",) not in pub.hidden[key], f"{key}: total hidden, median shown in {shown}"
+        assert pub.people[key].get(("T",)) != 0, f"{key}: nobody voted, median shown in {shown}"
+        if ("T",) in pub.counts[key]:
+            expected = _median_of(pub.counts[key][("T",)])
+            wrong = {where: v for where, v in shown.items() if v != expected}
+            assert not wrong, f"{key}: median {expected} from the counts, but {wrong}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,6 +313,9 @@ def _read_page(
                 listed.add(None)
             pub.listed[(key, scope, attribute)] = listed
         _read_charts(pub, key, body, forums, where)
+    _read_register_html(pub, html, strands, where)
+    if scope is None:
+        _read_trend_html(pub, html, strands, where)
 
 
 _SERIES = re.compile(r"(?:^|; |\. )([^;]+?): ((?:not shown, [^;.]+)|(?:[A-Za-z]+ \d+(?:, )?)+)")
@@ -207,6 +353,8 @@ def _read_report(pub: Published, html: str, strands: dict[str, str], forums: set
         )
         if match:
             _read_charts(pub, key, match.group(1), forums, "report")
+    _read_register_html(pub, html, strands, "report")
+    _read_trend_html(pub, html, strands, "report")
 
 
 def _read_summary_csv(pub: Published, text: str) -> None:
@@ -224,7 +372,7 @@ def _read_summary_csv(pub: Published, text: str) -> None:
             pub.show(key, ("T",), counts, "summary CSV")
 
 
-def _read_json(pub: Published, document: dict[str, Any]) -> None:
+def _read_json(pub: Published, document: dict[str, Any], strands: dict[str, str]) -> None:
     assert document["circulation"].startswith("For the board")
     for session in document["sessions"]:
         for strand in session["strands"]:
@@ -253,6 +401,18 @@ def _read_json(pub: Published, document: dict[str, Any]) -> None:
                 pub.size(key, ("G", attribute, None), seg["not_given"], "JSON")
         for r in strand["rounds"]:
             pub.rounds.append((key, r["before"], r["after"]))
+    keys = list(document["analysis"]["strands"])
+    for forum in document["analysis"]["register"]["forums"]:
+        covered = _strand_keys(", ".join(forum["strands"]), strands)
+        note = forum["not_shown"] or ""
+        voted = None if note else forum["voted"]
+        _read_register_row(pub, forum["name"], covered, voted, note, set(forum["sectors"]), "JSON")
+    trend = document["analysis"]["trend"]
+    if trend:
+        for key in keys:
+            partners = trend[-1]["strands"].get(key, {}).get("partners")
+            if partners:
+                pub.median(key, _level_of(partners, pub.levels), "JSON trend")
 
 
 def _read_workbook(pub: Published, data: bytes, strands: dict[str, str], forums: set[str]) -> None:
@@ -301,6 +461,22 @@ def _read_workbook(pub: Published, data: bytes, strands: dict[str, str], forums:
                 pub.hide(key, ("F", forum), row["Votes"], f"workbook {forum}")
             else:
                 pub.show(key, ("F", forum), [row[n] for n in levels], f"workbook {forum}")
+    for row in table(book["Forums"], "Forum"):
+        if row["Forum"] == "No forums yet.":
+            break
+        note = row["Voted"] if isinstance(row["Voted"], str) else ""
+        listed = row["Sectors that took part"]
+        _read_register_row(
+            pub,
+            row["Forum"],
+            _strand_keys(row["Strands"] or "", strands),
+            None if note else row["Voted"],
+            note,
+            set(listed.split("; ")) if listed else set(),
+            "workbook Forums",
+        )
+    if "Trends" in book.sheetnames:
+        _read_trends_sheet(pub, book, by_label)
     for row in table(book["Groups"]):
         if row["Strand"] == "No votes yet.":
             break
@@ -314,6 +490,41 @@ def _read_workbook(pub: Published, data: bytes, strands: dict[str, str], forums:
             pub.size(key, cell, row["People"], "workbook Groups")
         else:
             pub.show(key, cell, [row[n] for n in levels], "workbook Groups")
+
+
+def _read_trends_sheet(pub: Published, book: Any, by_label: dict[str, str]) -> None:
+    """This year's partners' median in words and as a level, and what the sheet's charts plot:
+    each chart's values are read through its cell references, as Excel would."""
+    ws = book["Trends"]
+    header_row = next(r[0].row for r in ws.iter_rows(max_col=1) if r[0].value == "Strand")
+    header = [c.value for c in ws[header_row]]
+    rows = [
+        dict(zip(header, cells, strict=False))
+        for cells in ws.iter_rows(min_row=header_row + 1, values_only=True)
+        if cells[0] is not None
+    ]
+    this_year = rows[-1]["Year"]
+    for row in rows:
+        if row["Year"] != this_year:
+            continue
+        key = by_label[row["Strand"]]
+        if row["Partners (median)"]:
+            pub.median(key, _level_of(row["Partners (median)"], pub.levels), "workbook Trends")
+        if row["Partners (level)"] is not None:
+            pub.median(key, float(row["Partners (level)"]), "workbook Trends levels")
+    column = header.index("Partners (level)") + 1
+    for chart in ws._charts:
+        for series in chart.series:
+            sheet, cells = series.val.numRef.f.rsplit("!", 1)
+            first, last = (int(re.sub(r"\D", "", c)) for c in cells.split(":"))
+            col = re.match(r"\$?([A-Z]+)", cells).group(1)  # type: ignore[union-attr]
+            if openpyxl.utils.column_index_from_string(col) != column:
+                continue
+            for r in range(first, last + 1):
+                value = book[sheet.strip("'")].cell(r, column).value
+                if ws.cell(r, 2).value == this_year and value is not None:
+                    key = by_label[ws.cell(r, 1).value]
+                    pub.median(key, float(value), "workbook trend chart")
 
 
 def read_everything(
@@ -340,8 +551,9 @@ def read_everything(
         _read_page(pub, page, strands, forums, name)
     _read_report(pub, get(f"{base}/report").get_data(True), strands, forums)
     _read_summary_csv(pub, get(f"{base}/summary.csv").get_data(True))
-    _read_json(pub, json.loads(get(f"{base}/assessment.json").get_data(True)))
+    _read_json(pub, json.loads(get(f"{base}/assessment.json").get_data(True)), strands)
     _read_workbook(pub, get(f"{base}/assessment.xlsx").get_data(), strands, forums)
+    check_medians(pub)
     return pub
 
 
@@ -433,6 +645,16 @@ def attack(
         for label in (labels.get(attribute) or set()) - listed:
             cell = ("G", attribute, label) if scope is None else ("S", scope, attribute, label)
             a_eq.append(row(cell, None))
+            b_eq.append(0)
+    for cell, n in pub.at_most[strand].items():
+        a_ub.append(row(cell, None))
+        b_ub.append(n)
+    # The register lists every sector anyone at a forum gave: the others had nobody there.
+    for forum, listed in pub.sectors_of.items():
+        if forum not in covering:
+            continue
+        for label in labels["sector"] - {None} - listed:
+            a_eq.append(row(("S", forum, "sector", label), None))
             b_eq.append(0)
     for cell, reason in pub.hidden[strand].items():
         whole = row(cell, None)

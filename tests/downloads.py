@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
+import xml.etree.ElementTree as ET
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -21,6 +23,7 @@ from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
 from voting.validation import parse_rating
 
+SVG = "{http://www.w3.org/2000/svg}"
 LABELS = {
     "family-experience": "1. The family experience of transformed services",
     "leadership": "2. Leadership",
@@ -179,3 +182,43 @@ def groups_table(html: str, key: str, caption: str) -> dict[str, list[str]]:
     assert match, f"no {caption!r} table for {key}"
     table = Tables(match.group(0)).tables[0]
     return {cells[0]: cells[1:] for _, cells in table[1:]}
+
+
+def trend_chart(html: str) -> ET.Element:
+    """The trend over years chart of a page, as XML."""
+    found = re.search(r'<svg [^>]*id="trend-chart".*?</svg>', html, re.DOTALL)
+    assert found, "no trend chart on the page"
+    return ET.fromstring(found.group(0))
+
+
+def trend_marks(svg: ET.Element, level_names: tuple[str, ...]) -> dict[tuple[str, str, str], float]:
+    """(strand, year, kind) -> the level each mark is drawn at, read from its position between
+    the panel's own level lines (the text labels of the y axis)."""
+    found = {}
+    for panel in svg.iter(f"{SVG}g"):
+        if panel.get("class") != "trend-panel":
+            continue
+        strand = panel.get("data-strand", "")
+        ticks = {
+            t.text: float(t.get("y", "0")) - 4
+            for t in panel.iter(f"{SVG}text")
+            if t.get("class") == "trend-level"
+        }
+        assert list(ticks) == list(level_names), ticks
+        ys = [ticks[name] for name in level_names]
+        per_level = ys[0] - ys[1]
+        assert per_level > 0 and all(
+            abs((a - b) - per_level) < 0.2 for a, b in itertools.pairwise(ys)
+        ), ys
+        for mark in panel.iter(f"{SVG}g"):
+            if mark.get("class") != "trend-mark":
+                continue
+            move = re.fullmatch(r"translate\(([\d.]+) ([\d.]+)\)", mark.get("transform", ""))
+            assert move, mark.attrib
+            level = 1 + (ys[0] - float(move.group(2))) / per_level
+            key = (strand, mark.get("data-year", ""), mark.get("data-kind", ""))
+            assert key not in found, key
+            found[key] = round(level * 2) / 2
+            # Every mark's tooltip names its rating in words too.
+            assert mark.find(f"{SVG}title") is not None
+    return found

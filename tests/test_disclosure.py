@@ -86,7 +86,12 @@ def seed(app: Flask, plan: tuple[Forum, ...]) -> tuple[int, dict[str, int]]:
     """The assessment, written straight to the database (the vote path has its own tests)."""
     with app.app_context():
         framework = app.extensions["voting_frameworks"]["early-help-2016"]
-        aid = create_assessment(get_database(), "Testshire", "2017", framework, [])
+        # Last year's assessment of the same area, so every output has a trend over years (the
+        # table, the chart, the workbook's Trends sheet) for the attacker to read as well. An
+        # area of its own per example: hypothesis's examples share one database.
+        area = f"Testshire {secrets.token_hex(4)}"
+        create_assessment(get_database(), area, "2016", framework, [])
+        aid = create_assessment(get_database(), area, "2017", framework, [])
         save_desk_ratings(
             get_database(), aid, [DeskEntry("leadership", 2, None, "Evidence.", "Audit")]
         )
@@ -179,6 +184,15 @@ def assert_nothing_small_is_worked_out(
     aid, sessions = seed(app, plan)
     labels = {key: LABELS[key] for key in LABELS}
     pub = read_everything(facilitator, aid, sessions, labels, LEVEL_NAMES)
+    # The register and the trend were read from every output that has them: each forum's row
+    # from the results page, its own page, the report, the workbook and the JSON; this year's
+    # median from the table, chart marks and chart text of the results page and of the report,
+    # the JSON, and the Trends sheet's words, levels and chart.
+    assert len(pub.registers_read) == len(plan) * 5
+    for key in STRANDS:
+        shown = pub.counts[key].get(("T",))
+        if shown is not None and sum(shown):
+            assert len(pub.medians[key]) == 10, (key, pub.medians[key])
     pinned = []
     for key in STRANDS:
         cells = truth(plan, key)
@@ -487,3 +501,25 @@ def test_the_audit_leaves_no_small_cell_pinned(
     hidden = decide(cells, MIN)
     assert {k for k, n in cells.sizes.items() if 0 < n < MIN} <= set(hidden)
     assert pinned_cells(cells.votes, cells.relations, hidden, MIN) == []
+
+
+def test_the_attacker_catches_a_median_or_head_count_that_gives_a_hidden_total_away() -> None:
+    """The checks the register and the trend add to tests/attacker.py fire when an output
+    leaks: so the property test passing means they held, not that they were never run."""
+    from tests.attacker import Published, _read_register_row, check_medians
+
+    pub = Published(LEVEL_NAMES)
+    pub.hide("culture", ("T",), "fewer than 5 people", "results page")
+    pub.median("culture", 2.0, "workbook Trends")
+    with pytest.raises(AssertionError, match="total hidden, median shown"):
+        check_medians(pub)
+    pub = Published(LEVEL_NAMES)
+    pub.show("culture", ("T",), [0, 3, 3, 0], "summary CSV")
+    pub.median("culture", 3.0, "trend chart in report")
+    with pytest.raises(AssertionError, match=r"median 2\.5 from the counts"):
+        check_medians(pub)
+    # A forum on one strand whose cell is hidden: its head count of voters would be that cell.
+    pub = Published(LEVEL_NAMES)
+    pub.hide("culture", ("F", "Forum 2"), "fewer than 5 people", "results page")
+    with pytest.raises(AssertionError, match="shown here, hidden elsewhere"):
+        _read_register_row(pub, "Forum 2", ["culture"], 3, "", set(), "workbook Forums")

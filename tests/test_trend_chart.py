@@ -9,7 +9,6 @@ mark drawn at the wrong level, for the wrong year or kind, or missing, fails.
 from __future__ import annotations
 
 import io
-import itertools
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -19,13 +18,12 @@ import openpyxl
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.downloads import LABELS, Downloads, ok, save_agreed
+from tests.downloads import LABELS, SVG, Downloads, ok, save_agreed, trend_chart, trend_marks
 from tests.workshops import LEVEL_NAMES, ForumPlan, run_forum
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
 from voting.validation import parse_rating
 
-SVG = "{http://www.w3.org/2000/svg}"
 KINDS = ("desk", "partners", "agreed")
 
 # Per year: desk ratings, the levels five phones vote (None: does not vote) and agreed ratings.
@@ -79,45 +77,6 @@ def three_years(app: Flask, facilitator: FlaskClient) -> int:
     return aid
 
 
-def chart_of(html: str) -> ET.Element:
-    found = re.search(r'<svg [^>]*id="trend-chart".*?</svg>', html, re.DOTALL)
-    assert found, "no trend chart on the page"
-    return ET.fromstring(found.group(0))
-
-
-def marks_of(svg: ET.Element) -> dict[tuple[str, str, str], float]:
-    """(strand, year, kind) -> the level each mark is drawn at, read from its position between
-    the panel's own level lines (the text labels of the y axis)."""
-    found = {}
-    for panel in svg.iter(f"{SVG}g"):
-        if panel.get("class") != "trend-panel":
-            continue
-        strand = panel.get("data-strand", "")
-        ticks = {
-            t.text: float(t.get("y", "0")) - 4
-            for t in panel.iter(f"{SVG}text")
-            if t.get("class") == "trend-level"
-        }
-        assert list(ticks) == list(LEVEL_NAMES), ticks
-        ys = [ticks[name] for name in LEVEL_NAMES]
-        per_level = ys[0] - ys[1]
-        assert per_level > 0 and all(
-            abs((a - b) - per_level) < 0.2 for a, b in itertools.pairwise(ys)
-        ), ys
-        for mark in panel.iter(f"{SVG}g"):
-            if mark.get("class") != "trend-mark":
-                continue
-            move = re.fullmatch(r"translate\(([\d.]+) ([\d.]+)\)", mark.get("transform", ""))
-            assert move, mark.attrib
-            level = 1 + (ys[0] - float(move.group(2))) / per_level
-            key = (strand, mark.get("data-year", ""), mark.get("data-kind", ""))
-            assert key not in found, key
-            found[key] = round(level * 2) / 2
-            # Every mark's tooltip names its rating in words too.
-            assert mark.find(f"{SVG}title") is not None
-    return found
-
-
 def expected_marks() -> dict[tuple[str, str, str], float]:
     return {
         (strand, year, kind): value
@@ -134,7 +93,7 @@ def check_chart(svg: ET.Element) -> None:
     assert desc is not None and desc.text
     assert f"{LABELS['delivery']}: 2015 desk rating Early" in desc.text
     assert svg.get("aria-labelledby") == "trend-chart-title trend-chart-desc"
-    marks = marks_of(svg)
+    marks = trend_marks(svg, LEVEL_NAMES)
     mine = {k: v for k, v in marks.items() if k[0] in ("delivery", "culture")}
     assert mine == expected_marks()
     # Strands nobody rated in any year have a panel and no marks.
@@ -158,7 +117,7 @@ def test_the_trend_chart_shows_each_year_and_kind_in_the_results_report_and_svg(
     aid = three_years(app, facilitator)
     got = Downloads(facilitator, aid)
     for html in (got.results_html, got.report_html):
-        check_chart(chart_of(html))
+        check_chart(trend_chart(html))
         # The table stays as the chart's text alternative, next to it.
         assert html.index('id="trend-chart"') < html.index('id="trend-table"')
     assert f'href="/facilitator/assessments/{aid}/trend.svg"' in got.results_html
