@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.apps import CommandRunner, ready_app
+from tests.apps import CommandRunner, close_app, ready_app
 from tests.helpers import PASSPHRASE, PG_HINT, log_in, make_session, require_service
 from voting.assessments import (
     DeskEntry,
@@ -68,7 +68,7 @@ def settings(database_url: str, tmp_path: Any) -> dict[str, Any]:
 def app(settings: dict[str, Any]) -> Iterator[Flask]:
     application = ready_app(settings)
     yield application
-    get_database(application).dispose()
+    close_app(application)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.apps import CommandRunner, ready_app
+from tests.apps import CommandRunner, close_app, ready_app
 from tests.helpers import PASSPHRASE, control, last, log_in, phone, received, screen
 from voting.database import get_database
 from voting.live.control import ACTIONS
@@ -77,7 +77,7 @@ def test_a_passphrase_is_generated_once_and_kept_hashed(settings: dict[str, Any]
         assert stored is not None and generated not in stored.value
     client = first.test_client()
     assert log_in(client, generated).status_code == 302
-    get_database(first).dispose()
+    close_app(first)
 
     second = ready_app({**settings, "FACILITATOR_PASSPHRASE": None})
     assert "GENERATED_PASSPHRASE" not in second.config  # printed once only
@@ -87,7 +87,7 @@ def test_a_passphrase_is_generated_once_and_kept_hashed(settings: dict[str, Any]
     new = result.output.strip().rsplit(" ", 1)[-1]
     assert log_in(second.test_client(), new).status_code == 302
     assert log_in(second.test_client(), generated).status_code == 401
-    get_database(second).dispose()
+    close_app(second)
 
 
 def test_screens_need_a_facilitator_login(
@@ -179,9 +179,37 @@ def test_the_login_cookie_is_httponly_samesite_and_secure_behind_https(
             assert "samesite=lax" in cookie.lower().replace(" ", "")
             assert ("secure" in attributes) is secure
         finally:
-            get_database(app).dispose()
+            close_app(app)
     # And the default Config derives Secure from the public URL itself.
     monkeypatch.setenv("VOTING_PUBLIC_URL", "https://vote.example.gov.uk")
     assert Config().SESSION_COOKIE_SECURE is True
     monkeypatch.setenv("VOTING_PUBLIC_URL", "http://192.168.1.20:5000")
     assert Config().SESSION_COOKIE_SECURE is False
+
+
+def test_a_test_apps_login_sweep_ends_with_it_and_logs_nothing(
+    app: Flask,
+    facilitator: FlaskClient,
+    live_session: VotingSession,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sweep that closes screens whose login ended runs while the app has screens; the
+    fixtures forget an app's screens at teardown (close_app in tests/apps.py), so the sweep
+    ends then rather than querying a database the next test drops or cannot reach."""
+    import time
+
+    from voting.live import events
+
+    monkeypatch.setattr(events, "LOGIN_SWEEP_SECONDS", 0.05)
+    console = screen(app, facilitator, "console", live_session.id)
+    assert console.is_connected()
+    assert app in events._sweeping
+    time.sleep(0.3)  # a few sweeps, against the live database: nothing to close
+    assert app in events._sweeping
+    assert events.forget_app(app) == 1
+    deadline = time.monotonic() + 5
+    while app in events._sweeping and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert app not in events._sweeping
+    assert "login sweep failed" not in caplog.text

@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from tests.apps import ready_app
+from tests.apps import close_app, ready_app
 from tests.helpers import PASSPHRASE, control, dump, make_session, phone, screen, vote
 from tests.servers import (
     RunningServer,
@@ -117,7 +117,7 @@ def test_export_import_export_loses_nothing(app: Flask, workshop: int, tmp_path:
         assert imported.new_codes == []
         (second,) = _export(empty, tmp_path / "second")
     finally:
-        get_database(empty).dispose()
+        close_app(empty)
     assert _without(second, "exported_at") == _without(first, "exported_at")
     assert first["circulation"].startswith("Raw data, programme team only")
 

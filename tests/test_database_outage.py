@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from tests.apps import ready_app
+from tests.apps import close_app, ready_app
 from tests.helpers import PASSPHRASE, PG_HINT, last, log_in, received, require_service
 from tests.services import Forwarder
 from voting.assessments import SessionSpec, create_assessment, create_session
@@ -59,7 +59,7 @@ def outage_app(tmp_path: Any) -> Iterator[tuple[Flask, Forwarder, str]]:
         yield app, forwarder, url
     finally:
         forwarder.close()
-        get_database(app).dispose()
+        close_app(app)
 
 
 def open_culture(app: Flask) -> tuple[int, str, Any]:
@@ -164,4 +164,4 @@ def test_a_full_disk_refuses_the_vote_clearly_and_voting_resumes_when_there_is_r
             levels = db.scalars(select(Vote.level).where(Vote.session_id == sid)).all()
         assert sorted(levels) == [3, 3]
     finally:
-        get_database(app).dispose()
+        close_app(app)

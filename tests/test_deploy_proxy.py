@@ -34,7 +34,6 @@ from tests.servers import (
     worker_pids,
 )
 from tests.services import fresh_channel, fresh_schema, postgres_url, redis_url
-from voting.database import get_database
 
 pytestmark = [pytest.mark.server, pytest.mark.services]
 SERVE = [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1"]
@@ -223,7 +222,7 @@ def test_a_worker_id_that_a_proxy_could_not_match_is_refused_at_start(bad: str) 
 
 
 def test_session_ids_start_with_the_worker_id(settings: dict[str, Any]) -> None:
-    from tests.apps import ready_app
+    from tests.apps import close_app, ready_app
     from voting.live.events import socketio as server
 
     app = ready_app({**settings, "WORKER_ID": "w7"})
@@ -231,4 +230,4 @@ def test_session_ids_start_with_the_worker_id(settings: dict[str, Any]) -> None:
         sid = server.server.eio.generate_id()
         assert sid.startswith("w7-") and len(sid) > 10, sid
     finally:
-        get_database(app).dispose()
+        close_app(app)

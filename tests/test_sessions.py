@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from tests.apps import ready_app
+from tests.apps import close_app, ready_app
 from tests.helpers import control, last, log_in, make_session, phone, received, screen, vote
 from voting.database import get_database
 from voting.live.events import socketio
@@ -80,7 +80,7 @@ def test_everything_survives_a_restart_on_the_same_database(
     for p in phones:
         p.disconnect()
     console.disconnect()
-    get_database(app).dispose()
+    close_app(app)
 
     restarted = ready_app(settings)
     try:
@@ -108,7 +108,7 @@ def test_everything_survives_a_restart_on_the_same_database(
         assert vote(back, "leadership", 3)["ok"]
         assert last(received(again), "tally")["counts"]["leadership"] == [1, 2, 1, 0]
     finally:
-        get_database(restarted).dispose()
+        close_app(restarted)
 
 
 def test_tally_broadcasts_are_coalesced_and_the_last_vote_always_shows(
@@ -140,7 +140,7 @@ def test_tally_broadcasts_are_coalesced_and_the_last_vote_always_shows(
         assert tallies[-1]["counts"]["culture"] == [10, 10, 0, 0]
         assert len(tallies) < 20
     finally:
-        get_database(coalescing).dispose()
+        close_app(coalescing)
 
 
 def test_no_new_phone_joins_after_the_closing_time(

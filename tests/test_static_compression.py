@@ -12,8 +12,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from tests.apps import ready_app
-from voting.database import get_database
+from tests.apps import close_app, ready_app
 from voting.live.compression import StaticOnlyCache
 
 
@@ -79,4 +78,4 @@ def test_a_changed_static_file_is_compressed_again(
         assert gzip.decompress(after.data).endswith(b"// changed\n")
         assert gzip.decompress(before.data) != gzip.decompress(after.data)
     finally:
-        get_database(application).dispose()
+        close_app(application)

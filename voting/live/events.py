@@ -464,6 +464,17 @@ def _sweep_logins(app: Flask) -> None:
         _sweeping.discard(app)
 
 
+def forget_app(app: Flask) -> int:
+    """Forget this worker's connections to an app that is going away (a test's app at its
+    teardown, before its database is dropped): its login sweep then has nothing to check and
+    ends when it next wakes, instead of querying a database that is gone. A server's app lives
+    as long as its process, so only tests call this. Returns how many were forgotten."""
+    sids = [sid for sid, c in list(_connections.items()) if c.app is app]
+    for sid in sids:
+        _forget(sid)
+    return len(sids)
+
+
 def close_ended_logins(app: Flask) -> int:
     """Close this worker's consoles and presenters whose login has ended; returns how many."""
     tokens = {c.login_id for c in list(_connections.values()) if c.login_id and c.app is app}
