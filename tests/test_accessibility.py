@@ -455,8 +455,10 @@ def _self_paced(stage: Stage) -> Iterator[tuple[str, Page]]:
 
 
 def _results_stage(stage: Stage) -> tuple[Workshop, Session]:
-    """A fresh workshop with two forums, votes on two strands and a re-vote round."""
+    """A fresh workshop with two forums, votes on two strands and a re-vote round, and last
+    year's assessment of the same area, so the pages have the trend over years too."""
     workshop = stage.fresh_workshop()
+    workshop.new_assessment(period="2016")
     first = workshop.new_session("Conference workshop")
     second = workshop.new_session("District group", strands=[FAMILY])
     workshop.run_to(first, "start", "open")
@@ -473,6 +475,7 @@ def _results_stage(stage: Stage) -> tuple[Workshop, Session]:
 def _results(stage: Stage) -> Page:
     workshop, _ = _results_stage(stage)
     page = stage.facilitator(f"/facilitator/assessments/{workshop.assessment()}/results", workshop)
+    expect(page.locator("#trend-chart")).to_be_attached()
     return h1(page, "Results across all forums")
 
 
@@ -488,6 +491,7 @@ def _report(stage: Stage) -> Page:
     workshop, _ = _results_stage(stage)
     page = stage.facilitator(f"/facilitator/assessments/{workshop.assessment()}/report", workshop)
     expect(page.get_by_role("heading", level=1)).to_contain_text("maturity self-assessment")
+    expect(page.locator("#trend-chart")).to_be_attached()
     return page
 
 

@@ -53,3 +53,32 @@ def test_a_chart_downloads_as_svg_and_as_png(server: RunningServer, tmp_path: Pa
     finally:
         workshop.close()
     assert requests.get(f"{server.url}/", timeout=10).status_code == 200
+
+
+def test_the_trend_chart_downloads_as_svg_and_as_png(server: RunningServer, tmp_path: Path) -> None:
+    workshop = Workshop(server)
+    try:
+        earlier = workshop.new_assessment(area="Dacorum", period="2016")
+        assessment = workshop.new_assessment(area="Dacorum", period="2017")
+        assert earlier < assessment
+        svg = workshop.http.get(
+            f"{server.url}/facilitator/assessments/{assessment}/trend.svg", timeout=10
+        )
+        assert svg.status_code == 200 and svg.text.startswith("<svg")
+        assert 'id="trend-chart"' in svg.text and "attachment" in svg.headers["Content-Disposition"]
+        with chromium() as browser:
+            context = workshop.log_in(browser.new_context(accept_downloads=True, **DESKTOP))
+            page = context.new_page()
+            page.goto(f"{server.url}/facilitator/assessments/{assessment}/results")
+            button = page.locator('.png-download[data-chart="trend-chart"]')
+            with page.expect_download() as download_info:
+                button.click()
+            download = download_info.value
+            assert download.suggested_filename == "trend.png"
+            target = tmp_path / download.suggested_filename
+            download.save_as(target)
+            data = target.read_bytes()
+            assert data.startswith(PNG_SIGNATURE) and len(data) > 2000
+            context.close()
+    finally:
+        workshop.close()
