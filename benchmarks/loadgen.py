@@ -469,29 +469,42 @@ class Screens:
     console: Any = None
     url: str | None = None  # where the screens connect, if not the target's first URL
 
+    closing: bool = False
+
     async def connect(self) -> None:
-        # Screens reconnect by themselves, as the pages do, if a busy server drops them.
-        self.presenter = socketio.AsyncClient()
-        self.presenter.on(
-            "tally", lambda data: self.tallies.append((time.monotonic(), data.get("voted", {})))
-        )
-        headers = {"Cookie": self.target.cookie} if self.target.cookie else {}
-        await self.presenter.connect(
-            self.url or self.target.urls[0],
-            headers=dict(headers),
-            transports=["websocket"],
-            wait_timeout=10,
-            auth={"role": "presenter", "session_id": self.target.session_id or 1},
-        )
+        self.presenter = await self._screen("presenter")
         # The echo has a console too: its `control` broadcasts a small `state` to every phone,
         # the baseline for how long a console action takes to reach the room.
-        self.console = socketio.AsyncClient()
-        await self.console.connect(
+        self.console = await self._screen("console")
+
+    async def _screen(self, role: str) -> Any:
+        """A presenter or console that comes back, as the pages do, when its server drops it
+        or restarts. python-socketio's own reconnection would lose the login cookie (Engine.IO
+        moves it out of the headers it was given), so it reconnects with fresh headers."""
+        client = socketio.AsyncClient(reconnection=False)
+        if role == "presenter":
+            client.on(
+                "tally", lambda data: self.tallies.append((time.monotonic(), data.get("voted", {})))
+            )
+
+        async def again() -> None:
+            while not self.closing and not client.connected:
+                try:
+                    await self._open(client, role)
+                except Exception:
+                    await asyncio.sleep(0.2)
+
+        client.on("disconnect", lambda *_: None if self.closing else asyncio.ensure_future(again()))
+        await self._open(client, role)
+        return client
+
+    async def _open(self, client: Any, role: str) -> None:
+        await client.connect(
             self.url or self.target.urls[0],
-            headers=dict(headers),
+            headers={"Cookie": self.target.cookie} if self.target.cookie else {},
             transports=["websocket"],
             wait_timeout=10,
-            auth={"role": "console", "session_id": self.target.session_id or 1},
+            auth={"role": role, "session_id": self.target.session_id or 1},
         )
 
     async def open(self, strand: str) -> float:
@@ -519,6 +532,7 @@ class Screens:
         return None
 
     async def close(self) -> None:
+        self.closing = True
         for client in (self.presenter, self.console):
             if client is not None and client.connected:
                 await client.disconnect()

@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,59 @@ from tests.services import fresh_channel, fresh_schema  # noqa: E402
 BACK_LIMIT = 60.0
 
 
+@dataclass
+class Fleet:
+    """The servers: `voting serve --workers N`, whose parent starts a killed worker again, or
+    with one worker a single `voting serve` that this script starts again at once when it is
+    killed, as systemd's `Restart=` would (deploy/voting@.service)."""
+
+    command: list[str]
+    env: dict[str, str]
+    workdir: Path
+    log: Path
+    port: int
+    workers: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.command, stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=self.workdir
+            )
+
+    def pids(self) -> dict[int, int]:
+        """port -> pid of each live worker."""
+        assert self.process is not None
+        if self.workers > 1:
+            return worker_pids(self.process)
+        return {self.port: self.process.pid} if self.process.poll() is None else {}
+
+    def kill_one(self) -> int:
+        """SIGKILL the first worker; returns its port."""
+        assert self.process is not None
+        port, pid = next(iter(self.pids().items()))
+        os.kill(pid, signal.SIGKILL)
+        if self.workers == 1:
+            self.process.wait()
+            self.start()
+        return port
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 @contextmanager
-def deployed(workdir: Path, workers: int, database: str) -> Iterator[tuple[Target, Any]]:
+def deployed(
+    workdir: Path, workers: int, database: str, direct: bool
+) -> Iterator[tuple[Target, Fleet]]:
     """`voting serve --workers N` behind deploy/nginx.conf; yields the target (its URL is
-    nginx's) and the `--workers` parent process."""
+    nginx's, or with `direct` the first worker's own) and the fleet of servers."""
     port = consecutive_free_ports(workers)
     ports = [port + i for i in range(workers)]
     listen = free_port()
@@ -96,32 +146,31 @@ def deployed(workdir: Path, workers: int, database: str) -> Iterator[tuple[Targe
             "VOTING_PHONES_PER_ADDRESS": "0",
             "PYTHONUNBUFFERED": "1",
         }
-        log = workdir / "workers.log"
-        with log.open("wb") as out:
-            parent = subprocess.Popen(
-                [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1",
-                 "--port", str(port), "--workers", str(workers)],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir,
-            )  # fmt: skip
+        command = [sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1",
+                   "--port", str(port)]  # fmt: skip
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        fleet = Fleet(command, env, workdir, workdir / "workers.log", port, workers)
+        fleet.start()
+        assert fleet.process is not None
         try:
             for p in ports:
-                _wait_until_up(f"http://127.0.0.1:{p}", parent, log)
+                _wait_until_up(f"http://127.0.0.1:{p}", fleet.process, fleet.log)
             prefix = workdir / "nginx"
             with running_nginx(ports, listen, prefix, worker_connections=16384) as nginx:
                 proxy = RunningServer(f"http://127.0.0.1:{listen}", nginx, prefix / "nginx.out")
                 _wait_until_up(proxy.url, nginx, prefix / "nginx.out")
+                if direct:
+                    proxy = RunningServer(f"http://127.0.0.1:{port}", fleet.process, fleet.log)
                 http = proxy.facilitator()
                 session_id, code = create_workshop(proxy, http)
                 cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-                pids = list(worker_pids(parent).values())
-                name = f"app ({workers} workers behind nginx, postgres)"
-                yield Target(name, [proxy.url], pids, code, session_id, cookie), parent
+                front = "straight to the worker" if direct else "behind nginx"
+                name = f"app ({workers} worker{'s' if workers > 1 else ''} {front}, postgres)"
+                pids = list(fleet.pids().values())
+                yield Target(name, [proxy.url], pids, code, session_id, cookie), fleet
         finally:
-            parent.send_signal(signal.SIGTERM)
-            try:
-                parent.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                parent.kill()
+            fleet.stop()
 
 
 def spread(sids: list[str | None]) -> dict[str, int]:
@@ -130,11 +179,25 @@ def spread(sids: list[str | None]) -> dict[str, int]:
     return dict(sorted(counted.items()))
 
 
+async def listening_again(port: int, killed_at: float) -> float | None:
+    """Seconds from the kill until the killed worker's port accepts connections again."""
+    await asyncio.sleep(0.2)  # the kernel closes the dead process's listener first
+    while time.monotonic() - killed_at < BACK_LIMIT:
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return time.monotonic() - killed_at
+        except OSError:
+            await asyncio.sleep(0.05)
+    return None
+
+
 async def watch_return(
     clients: NodeClients, killed_port: int, killed_at: float, phones: int
 ) -> dict[str, Any]:
-    """After the kill: when no phone is left on the killed worker's old sessions and every
-    phone is connected again; how many are still not connected after BACK_LIMIT seconds."""
+    """After the kill: when every phone is connected again (and, for comparison, when the
+    killed worker listens again); how many are still not connected after BACK_LIMIT seconds."""
+    relisten = asyncio.ensure_future(listening_again(killed_port, killed_at))
     first_all_back = None
     last: list[str | None] = []
     while time.monotonic() - killed_at < BACK_LIMIT:
@@ -144,8 +207,10 @@ async def watch_return(
             first_all_back = time.monotonic() - killed_at
             break
         await asyncio.sleep(0.5)
+    listened = await relisten
     return {
         "killed_worker_port": killed_port,
+        "worker_listening_again_after_s": round(listened, 2) if listened else None,
         "all_phones_connected_again_after_s": round(first_all_back, 2)
         if first_all_back is not None
         else None,
@@ -154,13 +219,12 @@ async def watch_return(
     }
 
 
-async def run(target: Target, parent: Any, args: argparse.Namespace) -> dict[str, Any]:
+async def run(target: Target, fleet: Fleet, args: argparse.Namespace) -> dict[str, Any]:
     options = {"page": True, "deflate": True, "idle": args.idle_seconds, "reconnect": True}
     clients = await NodeClients.launch(args.procs, target.urls, options)
-    # The presenter and console sit on the last worker directly (the kill takes the first): the
-    # python client drops its login cookie when it reconnects, so a screen on the killed worker
-    # would not come back, where a browser would.
-    screens = Screens(target, url=f"http://127.0.0.1:{max(worker_pids(parent))}")
+    # Behind nginx the presenter and console come through it too, as the projector's browser
+    # would; they reconnect by themselves if they were on the killed worker (Screens).
+    screens = Screens(target)
     report: dict[str, Any] = {
         "target": target.name,
         "phones": args.phones,
@@ -168,7 +232,7 @@ async def run(target: Target, parent: Any, args: argparse.Namespace) -> dict[str
     }
     try:
         await screens.connect()
-        pids = worker_pids(parent)
+        pids = fleet.pids()
         rss0 = {port: rss_bytes([pid]) for port, pid in pids.items()}
         start = time.monotonic()
         timings = await clients.connect(target.code, args.phones, args.concurrency, None)
@@ -176,7 +240,7 @@ async def run(target: Target, parent: Any, args: argparse.Namespace) -> dict[str
         await asyncio.sleep(args.idle_seconds + 2)  # idle page-load connections close
         where = await clients.where()
         per_worker = spread(where)
-        rss1 = {port: rss_bytes([pid]) for port, pid in worker_pids(parent).items()}
+        rss1 = {port: rss_bytes([pid]) for port, pid in fleet.pids().items()}
         ok = [t for t, good in timings if good]
         report["connect"] = {
             "connected": len(ok),
@@ -220,9 +284,8 @@ async def run(target: Target, parent: Any, args: argparse.Namespace) -> dict[str
         killed: dict[str, Any] = {}
         if args.kill_at is not None:
             await asyncio.sleep(1.0 + args.kill_at)  # votes start 1 s after the command
-            victim_port, victim = next(iter(worker_pids(parent).items()))
-            os.kill(victim, signal.SIGKILL)
             killed_at = time.monotonic()
+            victim_port = fleet.kill_one()
             killed = await watch_return(clients, victim_port, killed_at, len(ok))
             killed["killed_at_monotonic"] = killed_at
         votes = await voting
@@ -282,6 +345,9 @@ SUMMARY = {
     "vote-to-tally p95 before the kill (ms)": (
         "sustained", "vote_to_tally_ms_before_the_kill", "p95"
     ),
+    "killed worker listening again (s)": (
+        "sustained", "worker_killed", "worker_listening_again_after_s"
+    ),
     "phones back after the kill (s)": (
         "sustained", "worker_killed", "all_phones_connected_again_after_s"
     ),
@@ -330,6 +396,12 @@ def main() -> int:
         "--kill-at", type=float, default=5.0, help="seconds into the sustained phase"
     )
     parser.add_argument("--no-kill", action="store_true")
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="phones connect to the worker itself, not through nginx (with --workers 1: a "
+        "restart of the one server, the reconnect storm)",
+    )
     parser.add_argument("--procs", type=int, default=4, help="client processes")
     parser.add_argument("--concurrency", type=int, default=25, help="joins in flight per process")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
@@ -349,9 +421,9 @@ def main() -> int:
     for number in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory(prefix="voting-scaleout-") as tmp:
             workdir = Path(tmp)
-            with deployed(workdir, args.workers, database) as (target, parent):
+            with deployed(workdir, args.workers, database, args.direct) as (target, fleet):
                 print(f"-- run {number}: {target.name}, {args.phones} phones", flush=True)
-                report = asyncio.run(run(target, parent, args))
+                report = asyncio.run(run(target, fleet, args))
             errors = nginx_errors(workdir / "nginx")
             # A killed worker refuses connections and drops its sockets until it is back.
             expected = ("Connection refused", "prematurely closed", "reset by peer")
