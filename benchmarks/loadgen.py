@@ -861,6 +861,33 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _cell(spread_: dict[str, float] | None) -> str:
+    if not spread_:
+        return "-"
+    return " / ".join(f"{spread_[k]:g}" for k in ("min", "median", "max"))
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    """The summary as RESULTS.md shows it: min / median / max per figure, app and echo."""
+    lines = [
+        "| figure (min / median / max) | app | echo | app / echo (median of runs) |",
+        "|---|---|---|---|",
+    ]
+    for label, row in summary["figures"].items():
+        ratio = row.get("app_to_echo_median")
+        lines.append(
+            f"| {label} | {_cell(row['app'])} | {_cell(row.get('echo'))} | "
+            f"{'-' if ratio is None else f'{ratio:g}'} |"
+        )
+    loads = "; ".join(
+        ", ".join(f"{side} {a:.1f} → {b:.1f}" for side, (a, b) in run.items())
+        for run in summary["load_average"]
+    )
+    lines.append("")
+    lines.append(f"Load average at start → end of each run: {loads}.")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -951,6 +978,7 @@ def main() -> int:
         reports["summary"] = summarise_runs(reports["runs"])
         print("-- over the runs", flush=True)
         print(json.dumps(reports["summary"], indent=2), flush=True)
+        print(markdown_table(reports["summary"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2))
     return 0 if all(run["app"].get("exact") for run in reports["runs"]) else 1

@@ -382,6 +382,17 @@ def summarise(reports: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def markdown_table(summary: dict[str, Any]) -> str:
+    lines = ["| figure | min | median | max |", "|---|---|---|---|"]
+    for label in SUMMARY:
+        row = summary.get(label)
+        cells = [f"{row[k]:g}" for k in ("min", "median", "max")] if row else ["-"] * 3
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    loads = "; ".join(f"{a:.1f} → {b:.1f}" for a, b in summary["load_average_start_end"])
+    lines += ["", f"Load average at start → end of each run: {loads}."]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -443,6 +454,7 @@ def main() -> int:
     if len(reports) > 1:
         result["summary"] = summarise(reports)
         print(json.dumps(result["summary"], indent=2), flush=True)
+        print(markdown_table(result["summary"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0 if all(r["exact"] for r in reports) else 1
