@@ -15,6 +15,7 @@ import zipfile
 from typing import Any
 
 import openpyxl
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -22,6 +23,7 @@ from tests.downloads import LABELS, SVG, Downloads, ok, save_agreed, trend_chart
 from tests.workshops import LEVEL_NAMES, ForumPlan, run_forum
 from voting.assessments import DeskEntry, create_assessment, save_desk_ratings
 from voting.database import get_database
+from voting.reporting import charts
 from voting.validation import parse_rating
 
 KINDS = ("desk", "partners", "agreed")
@@ -186,3 +188,20 @@ def test_the_workbook_trend_sheet_has_a_line_chart_per_strand_on_its_cells(
         drawn = [n for n in xlsx.namelist() if n.startswith("xl/charts/chart")]
         xml = "".join(xlsx.read(n).decode() for n in drawn)
     assert xml.count("<c:lineChart>") == 2
+
+
+@pytest.mark.parametrize("levels", range(2, 8))
+def test_the_trend_chart_places_marks_on_any_scale_of_two_to_seven_levels(levels: int) -> None:
+    names = tuple(f"Level {chr(64 + i)}" for i in range(1, levels + 1))
+    top, middle = float(levels), (1 + levels) / 2
+    ratings = [(1.0, top, None), (1.5, None, middle), (top, 2.0, 1.0)]
+    svg = charts.trend_lines(
+        "trend-chart", "t", "d", names, ["2015", "2016", "2017"], [("s", "S", ratings)]
+    )
+    marks = trend_marks(ET.fromstring(svg), names)
+    assert marks == {
+        ("s", year, kind): value
+        for year, values in zip(["2015", "2016", "2017"], ratings, strict=True)
+        for kind, value in zip(KINDS, values, strict=True)
+        if value is not None
+    }
