@@ -50,6 +50,7 @@ def test_no_template_or_script_bypasses_escaping() -> None:
     reviewed = [
         re.compile(r'\|\s*e\s*\|\s*replace\("/", "/<wbr>" \| safe\)'),
         re.compile(r"\bchart\(s\)\s*\|\s*safe\b"),
+        re.compile(r"\btrend_chart\(\)\s*\|\s*safe\b"),
     ]
     for path in templates:
         text = path.read_text(encoding="utf-8")
@@ -69,3 +70,23 @@ def test_socket_io_handshakes_from_other_sites_are_refused(
     path = "/socket.io/?EIO=4&transport=polling"
     assert client.get(path, headers={"Origin": "https://evil.example"}).status_code == 400
     assert client.get(path, headers={"Origin": "http://localhost"}).status_code == 200
+
+
+def test_chart_text_cannot_break_out_of_the_svg_or_its_attributes() -> None:
+    """Strand names, level names and years (an assessment's period is the facilitator's text)
+    reach the charts' markup, some inside attributes: every one is escaped, quotes included."""
+    from voting.reporting.charts import grouped_bars, trend_lines
+
+    hostile = '2016" onmouseover="alert(1)"><script>alert(2)</script>'
+    trend = trend_lines(
+        "trend",
+        hostile,
+        hostile,
+        ["Early", hostile],
+        [hostile, "2017"],
+        [(hostile, hostile, [(1, 2, 1), (2, 1, 2)])],
+    )
+    bars = grouped_bars("bars", hostile, hostile, ["Early", hostile], [(hostile, [1, 2])])
+    for svg in (trend, bars):
+        assert "<script" not in svg and 'onmouseover="' not in svg
+        assert "&quot;" in svg and "&lt;script&gt;" in svg

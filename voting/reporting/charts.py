@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from xml.sax.saxutils import escape
+from html import escape  # quotes too: names and years go into attributes
 
 from voting.analysis import level_label
 from voting.colours import RATING_COLOURS, WARNING, level_colours
