@@ -12,6 +12,7 @@ import json
 import re
 from datetime import date
 from html import unescape
+from itertools import pairwise
 from typing import Any
 
 from flask import Flask
@@ -24,6 +25,7 @@ from tests.downloads import (
     by_strand,
     forum_table,
     header_row_of,
+    save_agreed,
     section,
     sheet_table,
     text_of,
@@ -220,8 +222,12 @@ def test_a_strand_split_in_one_forum_is_flagged_with_that_forums_name(
     rows = {cells[0]: (cls, cells) for cls, cells in Tables(got.report_html).tables[0][1:]}
     delivery = next(r for r in rows if r.startswith(LABELS["delivery"]))
     assert "is-split" in rows[delivery][0]
-    assert f"split in {name}" in delivery
+    assert f"Split in {name}" in delivery
     assert "Four-person huddle" not in got.report_html.split("report-footer")[0].split("<svg")[0]
+    # The first page's chart flags it too, naming the forum, and names no other.
+    chart = summary_chart_of(got.report_html)
+    assert chart.flags == [f"Split in {name}"]
+    assert "huddle" not in chart.svg
     body = text_of(section(got.report_html, 'aria-labelledby="r-delivery"'))
     assert f"The room split in: {name}." in body
     assert [r for r, (cls, _) in rows.items() if "is-split" in cls] == [delivery]
@@ -246,6 +252,111 @@ def test_a_strand_split_in_one_forum_is_flagged_with_that_forums_name(
     assert (
         forums["Four-person huddle"]["suppressed"] and forums["Four-person huddle"]["split"] is None
     )
+
+
+class SummaryChart:
+    """The report's first-page chart read back: where each strand's marks sit on the scale.
+
+    Each strand's row starts with a dotted rule; in it the desk rating is a square, the
+    partners' median a disc and the agreed rating a diamond, each centred on its level's
+    vertical line (or halfway between two), and the split flag is bold text at the right."""
+
+    def __init__(self, svg: str, level_names: tuple[str, ...]) -> None:
+        self.svg = svg
+        axis = re.findall(r'<text x="([\d.]+)" y="\d+" text-anchor="middle"[^>]*>([^<]+)<', svg)
+        assert tuple(name for _, name in axis) == level_names, axis
+        # Each level's line, and halfway between two adjacent ones ("Early/Developing").
+        self.positions = {float(x): name for x, name in axis}
+        for (x1, low), (x2, high) in pairwise(axis):
+            self.positions[(float(x1) + float(x2)) / 2] = f"{low}/{high}"
+        rows = svg.split('stroke-dasharray="2 3"/>')[1:]
+        self.rows = [self._marks(row) for row in rows]
+        self.flags = [
+            " ".join(re.findall(r'font-weight="700">([^<]+)<', row))
+            for row in rows
+            if "font-weight" in row
+        ]
+
+    def level_at(self, x: float) -> str:
+        found = [name for at, name in self.positions.items() if abs(at - x) < 0.2]
+        assert len(found) == 1, f"no level at x={x}"
+        return found[0]
+
+    def _marks(self, row: str) -> dict[str, str]:
+        found = {}
+        square = re.search(r'<rect x="([\d.]+)" y="[\d.]+" width="10"', row)
+        if square:
+            found["desk"] = self.level_at(float(square.group(1)) + 5)
+        disc = re.search(r'<circle cx="([\d.]+)"', row)
+        if disc:
+            found["median"] = self.level_at(float(disc.group(1)))
+        diamond = re.search(r'<polygon points="([\d.]+),', row)
+        if diamond:
+            found["agreed"] = self.level_at(float(diamond.group(1)))
+        return found
+
+
+def summary_chart_of(html: str) -> SummaryChart:
+    start = html.index('<svg xmlns="http://www.w3.org/2000/svg" id="ratings-summary"')
+    return SummaryChart(unescape(html[start : html.index("</svg>", start)]), tuple(LEVEL_NAMES))
+
+
+def test_the_report_opens_with_the_ratings_table_and_the_summary_chart(
+    app: Flask, facilitator: FlaskClient
+) -> None:
+    """The board paper's first page: per strand the desk rating, the partners' median and the
+    agreed rating, in the table and on the chart, and the split flag naming the one forum
+    where Delivery split (pooled, it does not)."""
+    aid = desk_assessment(app)
+    for plan in (SPLIT_FORUM, *CALM_FORUMS):
+        run_forum(app, facilitator, aid, plan)
+    agreed = {"delivery": ("2", "Map the three routes."), "strategy": ("3", "Get it signed.")}
+    assert save_agreed(facilitator, aid, agreed).status_code == 302
+    html = Downloads(facilitator, aid).report_html
+    first_page = html.split('class="report-strands"')[0]
+    assert '<section class="report-summary"' in first_page
+
+    # The table: desk, partners' median and agreed per strand; Delivery's row flags the split.
+    table = Tables(first_page).tables[0]
+    header = table[0][1]
+    assert header[:3] == ["Strand", "Desk rating", "Partners (median)"]
+    assert header[-1] == "Agreed rating"
+    rows = {cells[0].split(" Split")[0]: cells for _, cells in table[1:]}
+    assert list(rows) == list(LABELS.values())
+    delivery = rows[LABELS["delivery"]]
+    assert delivery[0] == f"{LABELS['delivery']} Split in {SPLIT_FORUM.name}"
+    assert delivery[1:3] == ["Early/Developing", "Developing"]  # pooled 7, 24, 6, 7
+    assert delivery[-1] == "Developing"
+    assert rows[LABELS["strategy"]][1] == "Developing/Maturing"
+    assert rows[LABELS["strategy"]][2] == "Not voted on in this assessment"
+    assert rows[LABELS["strategy"]][-1] == "Maturing"
+    assert rows[LABELS["leadership"]][1:] == [
+        "Maturing",
+        "Not voted on in this assessment",
+        "\u2013",
+    ]
+
+    # The chart: the same three ratings placed on the scale, and the same flag.
+    chart = summary_chart_of(html)
+    assert len(chart.rows) == len(STRANDS)
+    by_key = dict(zip(STRANDS, chart.rows, strict=True))
+    assert by_key["delivery"] == {
+        "desk": "Early/Developing",
+        "median": "Developing",
+        "agreed": "Developing",
+    }
+    assert by_key["strategy"] == {"desk": "Developing/Maturing", "agreed": "Maturing"}
+    assert by_key["leadership"] == {"desk": "Maturing"}
+    assert chart.flags == [f"Split in {SPLIT_FORUM.name}"]
+    # Its text alternative says all of it in words.
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", chart.svg, flags=re.DOTALL)
+    assert desc is not None
+    assert (
+        f"{LABELS['delivery']}: desk Early/Developing, partners' median Developing, agreed "
+        f"Developing; Split in {SPLIT_FORUM.name}."
+    ) in desc.group(1)
+    assert f"{LABELS['leadership']}: desk Maturing, partners' median not voted on" in desc.group(1)
+    assert 'role="img"' in chart.svg and 'aria-labelledby="ratings-summary-title' in chart.svg
 
 
 # --------------------------------------------------------------------------------------------

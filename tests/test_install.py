@@ -260,6 +260,7 @@ def _visit_every_page(
     page(http, f"{assessment}/report", title="Devon 2017")
     # The trend chart needs an earlier assessment of the same area; Devon has none here.
     page(http, f"{assessment}/trend.svg", title="Not Found", status=404)
+    page(http, f"{assessment}/report-pages.css", content_type="text/css; charset=utf-8")
     page(http, f"{assessment}/agreed", title="Agreed ratings")
     page(http, f"{assessment}/actions", title="Action plan")
     page(http, f"{assessment}/sectors", title="Sectors and core partners")

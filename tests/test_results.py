@@ -434,7 +434,7 @@ def test_report_of_six_strands_and_three_forums(app: Flask, facilitator: FlaskCl
     for key, (_, steps) in REPORT_AGREED.items():
         body = text_of(section(html, f'aria-labelledby="r-{key}"'))
         assert f"Next steps {steps}" in body
-    assert html.count("<svg") == 6  # a chart per strand, all have votes
+    assert html.count("<svg") == 7  # the summary chart, and a chart per strand (all have votes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -510,8 +510,8 @@ def test_one_vote_a_strand_nobody_covered_and_all_on_one_level(
     assert rows["leadership"]["Consensus"] == 1.0
     assert rows["family-experience"]["Votes"] is None
     assert len(got.workbook["Charts"]._charts) == 2
-    report = text_of(got.report_html)
-    assert "Delivery structures and processes Not voted on in this assessment." in report
+    delivery = text_of(section(got.report_html, 'aria-labelledby="r-delivery"'))
+    assert "Partners' votes Not voted on in this assessment." in delivery
 
 
 def test_a_round_nobody_voted_in(app: Flask, facilitator: FlaskClient, assessment_id: int) -> None:

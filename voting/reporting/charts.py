@@ -7,6 +7,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from html import escape  # quotes too: names and years go into attributes
+from typing import NamedTuple
 
 from voting.analysis import level_label
 from voting.colours import RATING_COLOURS, WARNING, level_colours
@@ -41,7 +42,9 @@ def grouped_bars(
         24 + 7 * len(n + (" (desk)" if i + 1 in desk_levels else ""))
         for i, n in enumerate(level_names)
     )
-    width = max(left + group_width * max(len(series), 1) + 20, legend_width, 420)
+    # The note is bold and not wrapped: wide enough for it, so a forum it names is not cut off.
+    note_width = left + 8 * len(note) if note else 0
+    width = max(left + group_width * max(len(series), 1) + 20, legend_width, note_width, 420)
     height = top + plot_height + label_room + 16
     peak = max([max(c) for _, c in series if c] or [0]) or 1
     scale = plot_height / peak
@@ -271,5 +274,111 @@ def _wrapped_label(label: str, x: int, y: int, width: int) -> list[str]:
         lines = [*lines[:2], lines[2][: per_line - 1] + "…"]
     return [
         f'<text x="{x}" y="{y + 14 * i}" fill="{TEXT}">{escape(line)}</text>'
+        for i, line in enumerate(lines)
+    ]
+
+
+class RatingMarks(NamedTuple):
+    """One strand's row of the ratings summary: positions on the level scale (1 = the first
+    level; x.5 between two), None where there is no such rating."""
+
+    label: str
+    desk: float | None
+    median: float | None
+    agreed: float | None
+    split: str | None = None  # the flag's words, e.g. "Split in Stevenage parents' forum"
+    note: str | None = None  # why there is no partners' median, e.g. "not voted on"
+
+
+def ratings_summary(
+    chart_id: str,
+    title: str,
+    description: str,
+    level_names: Sequence[str],
+    rows: Sequence[RatingMarks],
+) -> str:
+    """The report's first-page chart: per strand, the desk rating, the partners' median and the
+    agreed rating placed on the level scale, and the split flag at the end of the row."""
+    label_width, plot_width, flag_width = 210, 380, 200
+    top = 64
+    left, right = label_width, label_width + plot_width
+    width = right + flag_width
+    step = plot_width / max(len(level_names), 1)
+    labels = [_wrap(row.label, label_width - 16, 3) for row in rows]
+    # The flag is never cut short: it names the forums, and a long name makes the row taller.
+    flags = [_wrap(row.split, flag_width - 16) if row.split else [] for row in rows]
+    heights = [max(52, 10 + 14 * max(len(a), len(b))) for a, b in zip(labels, flags, strict=True)]
+    bottom = top + sum(heights)
+
+    def x_of(value: float) -> float:
+        return left + step * (value - 0.5)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" role="img" '
+        f'viewBox="0 0 {width} {bottom + 12}" width="{width}" height="{bottom + 12}" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
+        f'font-family="{FONT}" font-size="12">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+        f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
+        f'<rect width="{width}" height="{bottom + 12}" fill="#ffffff"/>',
+    ]
+    # The trend chart's marks and colours: a rating looks the same on both charts.
+    x = 10
+    for kind, name, shape in TREND_KINDS:
+        parts.append(_marker(shape, RATING_COLOURS[kind], x + 6, 18))
+        parts.append(f'<text x="{x + 16}" y="22" fill="{TEXT}">{escape(name)}</text>')
+        x += 36 + 7 * len(name)
+    for level, name in enumerate(level_names, start=1):
+        cx = x_of(level)
+        parts.append(
+            f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{top - 6}" y2="{bottom}" stroke="{GRID}"/>'
+            f'<text x="{cx:.1f}" y="{top - 12}" text-anchor="middle" fill="{TEXT}" '
+            f'font-weight="700">{escape(name)}</text>'
+        )
+    y0 = top
+    for row, label, flag, height in zip(rows, labels, flags, heights, strict=True):
+        parts.append(
+            f'<line x1="10" x2="{width - 10}" y1="{y0}" y2="{y0}" stroke="{GRID}" '
+            f'stroke-dasharray="2 3"/>'
+        )
+        parts += _text_lines(label, 10, y0 + 18)
+        # Each kind on a line of its own within the row, so that none hides another.
+        values = (row.desk, row.median, row.agreed)
+        for place, (value, (kind, _, shape)) in enumerate(zip(values, TREND_KINDS, strict=True)):
+            if value is not None:
+                y = y0 + 12 + 14 * place
+                parts.append(_marker(shape, RATING_COLOURS[kind], round(x_of(value), 1), y))
+        if row.median is None and row.note:
+            parts.append(
+                f'<text x="{left + 6}" y="{y0 + 30}" fill="{TEXT}" font-style="italic">'
+                f"Partners: {escape(row.note)}</text>"
+            )
+        parts += _text_lines(flag, right + 10, y0 + 18, WARNING, bold=True)
+        y0 += height
+    parts.append(f'<line x1="10" x2="{width - 10}" y1="{bottom}" y2="{bottom}" stroke="{TEXT}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _wrap(text: str, width: float, most: int | None = None) -> list[str]:
+    """`text` in lines of `width` pixels (about 7 a character), cut to `most` lines if given."""
+    per_line = max(8, int(width // 7))
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(f"{lines[-1]} {word}") <= per_line:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    if most is not None and len(lines) > most:
+        lines = [*lines[: most - 1], lines[most - 1][: per_line - 1] + "…"]
+    return lines
+
+
+def _text_lines(
+    lines: Sequence[str], x: float, y: float, colour: str = TEXT, bold: bool = False
+) -> list[str]:
+    weight = ' font-weight="700"' if bold else ""
+    return [
+        f'<text x="{x:.1f}" y="{y + 14 * i:.1f}" fill="{colour}"{weight}>{escape(line)}</text>'
         for i, line in enumerate(lines)
     ]

@@ -3,6 +3,7 @@ the printable report, chart downloads and the summary and workbook downloads."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import (
@@ -128,6 +129,67 @@ def trend_chart(results: Results) -> str:
     )
 
 
+def split_flag(strand: StrandResult) -> str | None:
+    """The split flag in words, naming the forums where the room split; None if it did not."""
+    if not strand.splits_room:
+        return None
+    if strand.figures.split:
+        return f"Split: {strand.split_reason}"
+    return f"Split in {analysis.join_names(strand.split_forums)}"
+
+
+def _partners_note(results: Results, strand: StrandResult) -> str | None:
+    """Why a strand has no partners' median, in words; None when it has one."""
+    if strand.hidden:
+        return "not shown, " + disclosure.hidden_words(strand.hidden, results.min_group_size)
+    if not strand.voted:
+        return "not voted on"
+    return None
+
+
+def summary_chart(results: Results) -> str:
+    """The report's first-page chart: each strand's three ratings on the level scale and its
+    split flag. Its description says the same in words, as does the ratings table beside it."""
+    rows, words = [], []
+    for s in results.strands:
+        note = _partners_note(results, s)
+        median = None if note else s.figures.median
+        flag = split_flag(s)
+        rows.append(
+            charts.RatingMarks(
+                label=s.label,
+                desk=s.desk.value if s.desk else None,
+                median=median,
+                agreed=s.agreed.value if s.agreed else None,
+                split=flag,
+                note=note,
+            )
+        )
+        partners = note or analysis.level_label(median, results.level_names)
+        words.append(
+            f"{s.label}: desk {s.desk_label or 'not recorded'}, partners' median {partners}, "
+            f"agreed {s.agreed_label or 'not yet agreed'}" + (f"; {flag}" if flag else "")
+        )
+    return charts.ratings_summary(
+        chart_id="ratings-summary",
+        title="Ratings per strand: desk, partners' median and agreed, on the level scale",
+        description=". ".join(words) + ".",
+        level_names=results.level_names,
+        rows=rows,
+    )
+
+
+def long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def css_string(text: str) -> str:
+    """`text` as a quoted CSS string: anything but letters, digits and plain punctuation is
+    escaped, so an area's name cannot end the string or the rule."""
+    safe = " .,-'()&/:"
+    return '"' + "".join(c if c.isalnum() or c in safe else f"\\{ord(c):x} " for c in text) + '"'
+
+
 def _context(results: Results, **extra: Any) -> dict[str, Any]:
     return {
         "results": results,
@@ -166,7 +228,36 @@ def session_results(session_id: int) -> str:
 @bp.route("/assessments/<int:assessment_id>/report")
 def report(assessment_id: int) -> str:
     results = _results_or_404(assessment_id)
-    return render_template("report.html", **_context(results))
+    return render_template(
+        "report.html",
+        **_context(
+            results,
+            summary_chart=summary_chart(results),
+            split_flag=split_flag,
+            printed_on=long_date(date.today()),
+        ),
+    )
+
+
+@bp.route("/assessments/<int:assessment_id>/report-pages.css")
+def report_pages_css(assessment_id: int) -> Response:
+    """The report's running head: the area, the period and the date in the top margin of every
+    printed page. Chromium draws @page margin boxes but not string-set, so the words cannot come
+    from the page itself, and the policy allows no inline style: this stylesheet carries them."""
+    with get_database().read() as db:
+        found = db.get(Assessment, assessment_id)
+        if found is None or not owns(found):
+            abort(404, description="There is no such assessment.")
+        head = f"{found.area} {found.period}: maturity self-assessment"
+    body = (
+        "@page {\n"
+        f"  @top-left {{ content: {css_string(head)}; }}\n"
+        f"  @top-right {{ content: {css_string(long_date(date.today()))}; }}\n"
+        "}\n"
+    )
+    response = Response(body, mimetype="text/css")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/assessments/<int:assessment_id>/charts/<strand_key>.svg")
