@@ -4,7 +4,8 @@ Run: `.venv/bin/python -m tests.screenshot_report` (needs Debian's Chromium and 
 the browser tests do). It starts the real server on a throwaway SQLite database, builds an
 assessment through the facilitator's forms, plays the three forums of tests/workshops.py
 through real Socket.IO clients (the phones and the console), records the agreed ratings, and
-photographs the report page, full length, 1000 px wide.
+photographs the report's first page (its heading, the ratings table and the summary chart),
+1000 px wide.
 """
 
 from __future__ import annotations
@@ -143,7 +144,15 @@ def screenshot(server: RunningServer, assessment_id: int, output: Path) -> None:
             page.goto(f"{server.url}/facilitator/assessments/{assessment_id}/report")
             page.get_by_role("heading", level=1).wait_for()
             output.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(output), full_page=True)
+            # The first page: the heading, the ratings table and the summary chart.
+            box = page.locator(".report-summary").bounding_box()
+            assert box, "no summary on the report"
+            height = box["y"] + box["height"] + 24
+            page.screenshot(
+                path=str(output),
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": WIDTH, "height": height},
+            )
         finally:
             browser.close()
 
