@@ -51,6 +51,7 @@ def test_no_template_or_script_bypasses_escaping() -> None:
         re.compile(r'\|\s*e\s*\|\s*replace\("/", "/<wbr>" \| safe\)'),
         re.compile(r"\bchart\(s\)\s*\|\s*safe\b"),
         re.compile(r"\btrend_chart\(\)\s*\|\s*safe\b"),
+        re.compile(r"\bsummary_chart\s*\|\s*safe\b"),
     ]
     for path in templates:
         text = path.read_text(encoding="utf-8")
@@ -75,7 +76,7 @@ def test_socket_io_handshakes_from_other_sites_are_refused(
 def test_chart_text_cannot_break_out_of_the_svg_or_its_attributes() -> None:
     """Strand names, level names and years (an assessment's period is the facilitator's text)
     reach the charts' markup, some inside attributes: every one is escaped, quotes included."""
-    from voting.reporting.charts import grouped_bars, trend_lines
+    from voting.reporting.charts import RatingMarks, grouped_bars, ratings_summary, trend_lines
 
     hostile = '2016" onmouseover="alert(1)"><script>alert(2)</script>'
     trend = trend_lines(
@@ -87,6 +88,28 @@ def test_chart_text_cannot_break_out_of_the_svg_or_its_attributes() -> None:
         [(hostile, hostile, [(1, 2, 1), (2, 1, 2)])],
     )
     bars = grouped_bars("bars", hostile, hostile, ["Early", hostile], [(hostile, [1, 2])])
-    for svg in (trend, bars):
+    summary = ratings_summary(
+        "summary",
+        hostile,
+        hostile,
+        ["Early", hostile],
+        [RatingMarks(hostile, 1, 2, 1.5, split=hostile, note=hostile)],
+    )
+    for svg in (trend, bars, summary):
         assert "<script" not in svg and 'onmouseover="' not in svg
         assert "&quot;" in svg and "&lt;script&gt;" in svg
+
+
+def test_an_area_name_cannot_break_out_of_the_reports_page_stylesheet() -> None:
+    """The report's running head (report-pages.css) carries the area and period as CSS strings:
+    quotes, braces, semicolons, backslashes and line ends in them are escaped."""
+    from voting.reporting.reports import css_string
+
+    hostile = 'Herts"; } body { display: none } @page { x: "\\\n'
+    quoted = css_string(hostile)
+    assert quoted.startswith('"') and quoted.endswith('"')
+    inner = quoted[1:-1]
+    assert not any(c in inner for c in '";{}\n') and "\\\\" not in inner
+    assert (
+        css_string("Bath & North East Somerset 2017/18") == '"Bath & North East Somerset 2017/18"'
+    )
