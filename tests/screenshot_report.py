@@ -44,14 +44,14 @@ def post_form(
     return response
 
 
-def create_assessment(server: RunningServer, http: requests.Session) -> int:
+def create_assessment(server: RunningServer, http: requests.Session, period: str = "2017") -> int:
     made = post_form(
         server,
         http,
         "/facilitator/assessments/new",
         {
             "area": "Hertfordshire",
-            "period": "2017",
+            "period": period,
             "framework": "early-help-2016",
             "localities": "Dacorum\nStevenage\nNorth Herts",
         },

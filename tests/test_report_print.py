@@ -2,7 +2,8 @@
 facilitator's Print, "Save as PDF" makes), read back page by page.
 
 The assessment is the README screenshot's (tests/screenshot_report.py): Hertfordshire 2017,
-three forums played through real Socket.IO clients on a real server, agreed ratings recorded.
+three forums played through real Socket.IO clients on a real server, agreed ratings recorded,
+with a desk assessment of 2016 before it so that the report has its years compared.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
     tmp = tmp_path_factory.mktemp("print")
     with running_server(f"sqlite:///{tmp / 'voting.sqlite3'}", tmp) as server:
         http = server.facilitator()
+        # Last year's desk assessment: the report compares the years on a page of its own.
+        create_assessment(server, http, period="2016")
         aid = create_assessment(server, http)
         for plan in REPORT_FORUMS:
             play(server, http, aid, plan)
@@ -77,8 +80,8 @@ def test_the_report_prints_on_a4_with_the_running_head_and_page_numbers_on_every
     today = date.today()
     printed_on = f"{today.day} {today:%B %Y}"
     total = len(printed.pages)
-    # The summary, then a page per strand (six), then the forum register.
-    assert total >= 8, total
+    # The summary, the years compared, a page per strand (six), then the forum register.
+    assert total >= 9, total
     for width, height in printed.sizes:
         assert width == pytest.approx(A4_POINTS[0], abs=1)
         assert height == pytest.approx(A4_POINTS[1], abs=1)
@@ -104,7 +107,7 @@ def test_the_first_page_holds_the_ratings_table_and_the_summary_chart(printed: P
     assert "Key evidence" not in first and "Forums: who took part" not in first
 
 
-def test_each_strand_starts_a_page_in_order_and_the_forum_register_is_last(
+def test_the_trend_then_each_strand_start_a_page_in_order_and_the_forum_register_is_last(
     printed: Printed,
 ) -> None:
     starts = []
@@ -116,6 +119,9 @@ def test_each_strand_starts_a_page_in_order_and_the_forum_register_is_last(
         assert len(found) == 1, (label, found)
         starts.append(found[0])
     assert starts == sorted(starts) and starts[0] >= 1
+    # The trend has the page between the summary and the first strand.
+    trend = [n for n, text in enumerate(printed.pages) if "Over the years" in text]
+    assert trend == [1] and starts[0] == 2
     assert len(set(starts)) == len(starts)  # each on its own page
     register = [n for n, text in enumerate(printed.pages) if "Appendix: forum register" in text]
     assert register and register[0] > starts[-1]
