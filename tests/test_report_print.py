@@ -32,6 +32,21 @@ A4_POINTS = (595.28, 841.89)
 AREA, PERIOD = "Hertfordshire", "2017"
 
 
+# Delivery's action plan is long enough to run over a page break.
+ACTIONS = 36
+
+
+def action(number: int) -> dict[str, str]:
+    return {
+        "do": "add",
+        "strand": "delivery",
+        "text": f"Action {number:02d}: agree one front door for families with each partner",
+        "owner": f"Locality lead {number:02d}",
+        "due_on": "2018-03-31",
+        "status": "planned",
+    }
+
+
 @dataclass(frozen=True)
 class Printed:
     html: str  # the report page as the server sent it
@@ -55,6 +70,8 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
         for key, (level, steps) in REPORT_AGREED.items():
             agreed |= {f"level-{key}": level, f"next-{key}": steps}
         post_form(server, http, f"/facilitator/assessments/{aid}/agreed", agreed)
+        for number in range(1, ACTIONS + 1):
+            post_form(server, http, f"/facilitator/assessments/{aid}/actions", action(number))
         report = f"{server.url}/facilitator/assessments/{aid}/report"
         html = http.get(report, timeout=10).text
         with chromium() as browser:
@@ -132,7 +149,8 @@ def test_the_trend_then_each_strand_start_a_page_in_order_and_the_forum_register
 
 def test_the_printed_tables_keep_their_rows_whole(printed: Printed) -> None:
     """A row cut by a page break would leave half its words on each page: each forum's row of
-    the register is found whole on the page that prints its date."""
+    the register is found whole on the page that prints its date, and each of Delivery's
+    actions whole on one page, though the plan runs over two (its header repeated)."""
     register = next(t for t in Tables(printed.html).tables if t[0][1][:2] == ["Forum", "Date"])
     rows = [cells for _, cells in register[1:]]
     assert len(rows) == len(REPORT_FORUMS)
@@ -142,6 +160,16 @@ def test_the_printed_tables_keep_their_rows_whole(printed: Printed) -> None:
         pages = [text for text in squashed if row[1] in text]
         assert len(pages) == 1, row
         assert all("".join(cell.split()) in pages[0] for cell in row), row
+    on_pages = set()
+    for number in range(1, ACTIONS + 1):
+        fields = action(number)
+        row = "".join(f"{fields['text']} {fields['owner']} 2018-03-31 Planned".split())
+        found = [n for n, text in enumerate(squashed) if row in text]
+        assert len(found) == 1, (number, found)
+        on_pages.add(found[0])
+    assert len(on_pages) >= 2, on_pages  # the test saw a page break inside the plan
+    for n in on_pages:
+        assert "ActionOwnerDueStatus" in squashed[n], n
 
 
 def test_the_html_report_is_the_same_document(printed: Printed) -> None:
