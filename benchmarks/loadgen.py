@@ -81,6 +81,14 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
+def open_file_limit(pid: int) -> int | None:
+    """The process's soft limit on open files, as it is now (voting serve raises its own)."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    return None
+
+
 def open_files(pids: list[int]) -> int:
     """Descriptors the server processes hold (each phone's connections among them)."""
     return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids)
@@ -418,7 +426,9 @@ def echo_target(workdir: Path) -> Iterator[Target]:
 
 
 @contextlib.contextmanager
-def app_target(workdir: Path, workers: int, database: str) -> Iterator[Target]:
+def app_target(
+    workdir: Path, workers: int, database: str, nofile: int | None = None
+) -> Iterator[Target]:
     from tests.servers import create_workshop, running_server
     from tests.services import fresh_channel, fresh_schema
 
@@ -441,7 +451,18 @@ def app_target(workdir: Path, workers: int, database: str) -> Iterator[Target]:
                 os.environ.get("VOTING_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
             )
             env["VOTING_MESSAGE_QUEUE_CHANNEL"] = fresh_channel()
-        servers = [stack.enter_context(running_server(url, workdir, **env)) for _ in range(workers)]
+        # `--server-nofile`: the server starts with this soft limit on open files, as in a
+        # shell where `ulimit -n` is 1024; `voting serve` raises it towards the hard limit.
+        hard_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        lower = (
+            (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard_limit)))
+            if nofile
+            else None
+        )
+        servers = [
+            stack.enter_context(running_server(url, workdir, preexec_fn=lower, **env))
+            for _ in range(workers)
+        ]
         http = servers[0].facilitator()
         session_id, code = create_workshop(servers[0], http)
         cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
@@ -604,6 +625,7 @@ async def run_target(target: Target, args: argparse.Namespace) -> dict[str, Any]
             "rss_after_mb": round(rss1 / 2**20, 1),
             "rss_per_phone_kb": round((rss1 - rss0) / max(1, len(ok)) / 1024, 1),
             "server_open_files": open_files(target.pids),
+            "server_open_file_limit": open_file_limit(target.pids[0]),
         }
 
         if isinstance(clients, NodeClients):
@@ -931,6 +953,11 @@ def main() -> int:
         "--hog", action="store_true", help="a CPU hog takes one core during the sustained phase"
     )
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--server-nofile",
+        type=int,
+        help="start the app server with this soft open-file limit (1024: a shell's usual)",
+    )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default=None)
     parser.add_argument("--no-echo", action="store_true", help="skip the echo-server baseline")
     parser.add_argument("--phase-limit", type=float, default=300.0, help="seconds per phase")
@@ -989,7 +1016,7 @@ def one_run(args: argparse.Namespace, database: str, number: int) -> dict[str, A
     run: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="voting-bench-") as tmp:
         workdir = Path(tmp)
-        with app_target(workdir, args.workers, database) as target:
+        with app_target(workdir, args.workers, database, args.server_nofile) as target:
             print(f"-- run {number}: {target.name}", flush=True)
             run["app"] = asyncio.run(run_target(target, args))
             print(json.dumps(run["app"], indent=2), flush=True)
