@@ -187,7 +187,11 @@ async def phone_clients(
     return phones
 
 
-def create_workshop(server: RunningServer, http: requests.Session) -> tuple[int, str]:
+def create_workshop(
+    server: RunningServer,
+    http: requests.Session,
+    strands: tuple[str, ...] | list[str] = ("leadership", "culture"),
+) -> tuple[int, str]:
     """Make an assessment and a live session through the facilitator's forms."""
     page = http.get(f"{server.url}/facilitator/assessments/new", timeout=10)
     made = http.post(
@@ -213,7 +217,7 @@ def create_workshop(server: RunningServer, http: requests.Session) -> tuple[int,
             "name": "Conference workshop",
             "held_on": "2017-09-01",
             "forum_type": "mixed",
-            "strands": ["leadership", "culture"],
+            "strands": list(strands),
             "pacing": "live",
             "csrf_token": csrf_from(page.text),
         },
