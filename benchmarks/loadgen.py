@@ -785,11 +785,12 @@ def database_check(target: Target) -> dict[str, Any]:
     from tests.helpers import PASSPHRASE, csrf_from
 
     http = requests.Session()
-    page = http.get(f"{target.urls[0]}/login", timeout=10)
+    # A server still working through a storm's queue may take a while to answer a page.
+    page = http.get(f"{target.urls[0]}/login", timeout=120)
     http.post(
         f"{target.urls[0]}/login",
         data={"passphrase": PASSPHRASE, "csrf_token": csrf_from(page.text)},
-        timeout=10,
+        timeout=120,
     )
     rows = http.get(
         f"{target.urls[0]}/facilitator/sessions/{target.session_id}/votes.csv", timeout=60
