@@ -91,11 +91,6 @@ class Config:
         self.HEADER_TIMEOUT: float = _env_float("HEADER_TIMEOUT", 10)
         self.BODY_TIMEOUT: float = _env_float("BODY_TIMEOUT", 10)
         self.CONNECT_TIMEOUT: float = _env_float("CONNECT_TIMEOUT", 10)
-        # Phones joining at once (a reconnect storm after a restart) take turns: at most this
-        # many joins reach the database together, and a join waits up to JOIN_QUEUE_SECONDS for
-        # its turn before it is refused with `retry`.
-        self.JOINS_IN_FLIGHT: int = int(_env_float("JOINS_IN_FLIGHT", 4))
-        self.JOIN_QUEUE_SECONDS: float = _env_float("JOIN_QUEUE_SECONDS", 20)
         # A `sync` sends the screen its snapshot at most once per this many seconds; more
         # often, the next snapshot is sent when the interval is up.
         self.SYNC_INTERVAL: float = _env_float("SYNC_INTERVAL", 2)

@@ -8,12 +8,11 @@ snapshots and votes as small tally updates.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,11 +95,6 @@ def init_app(app: Flask) -> None:
     )
     # A CONNECT within CONNECT_TIMEOUT, and a cap on one message's attachments.
     app.extensions["voting_transport"] = transport.guard(socketio.server, app.config)
-    # Under eventlet or gevent, threading is patched before this module is imported, so this
-    # queue parks green threads, not OS threads.
-    app.extensions["voting_join_gate"] = threading.BoundedSemaphore(
-        max(1, int(app.config["JOINS_IN_FLIGHT"]))
-    )
     transport.route_by_worker(socketio.server.eio, app.config.get("WORKER_ID"))
     queue = app.config.get("MESSAGE_QUEUE") or ""
     bus = (
@@ -371,31 +365,13 @@ def _connect_phone(payload: dict[str, Any]) -> tuple[Connection, dict[str, Any] 
     if cap and _phones_from.get(address, 0) >= cap:
         raise Refusal(TOO_MANY_PHONES)
     try:
-        with _turn_to_join():
-            joined = votes.join(get_database(), code, token or None)
+        joined = votes.join(get_database(), code, token or None)
     except votes.UnknownCode:
         guesses.take(address)
         raise
     connection = Connection("phone", joined.session_id, joined.participant_id, address=address)
     # The token goes back to the phone that made it, and only then, so it can rejoin later.
     return connection, {"token": joined.token, "new": joined.is_new}
-
-
-@contextlib.contextmanager
-def _turn_to_join() -> Iterator[None]:
-    """A restart with the room connected brings every phone back within seconds. Left to
-    themselves their joins would all reach for the database pool at once, and every join that
-    waited there longer than DATABASE_TIMEOUT would fail, to be retried after a back-off of up
-    to 45 s (static/js/phone.js): phones would trickle back over minutes. Here they queue for
-    a turn instead, JOINS_IN_FLIGHT at a time; one that waits JOIN_QUEUE_SECONDS is refused
-    with `retry` as before."""
-    gate = current_app.extensions["voting_join_gate"]
-    if not gate.acquire(timeout=float(current_app.config["JOIN_QUEUE_SECONDS"])):
-        raise RuntimeError("no turn to join within JOIN_QUEUE_SECONDS")
-    try:
-        yield
-    finally:
-        gate.release()
 
 
 def _connect_screen(role: str, payload: dict[str, Any]) -> tuple[Connection, None]:
