@@ -49,7 +49,13 @@ import socketio  # noqa: E402
 STRAND_BURST = "leadership"
 STRAND_SUSTAINED = "culture"  # the scale-out run's sustained strand
 # The loadgen workshop's strands after the burst's, one per slice of the sustained phase.
-STRANDS_SUSTAINED = ["culture", "strategy", "workforce-development", "family-experience", "delivery"]
+STRANDS_SUSTAINED = [
+    "culture",
+    "strategy",
+    "workforce-development",
+    "family-experience",
+    "delivery",
+]
 WORKSHOP_STRANDS = [STRAND_BURST, *STRANDS_SUSTAINED]
 CALL_TIMEOUT = 30.0
 PHASE_LIMIT = [300.0]  # no phase waits longer than this for its client processes (--phase-limit)
