@@ -49,13 +49,7 @@ def grouped_bars(
     peak = max([max(c) for _, c in series if c] or [0]) or 1
     scale = plot_height / peak
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
-        f'font-family="{FONT}" font-size="12">',
-        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
-        f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
-        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+        *_svg_open(chart_id, title, description, width, height),
     ]
     parts += _legend(level_names, colours, desk_levels, left)
     if note:
@@ -135,13 +129,7 @@ def trend_lines(
     width = max(columns * panel_width + 16, 420)
     height = top + rows * panel_height + 8
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
-        f'font-family="{FONT}" font-size="12">',
-        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
-        f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
-        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+        *_svg_open(chart_id, title, description, width, height),
     ]
     x = 16
     for kind, name, shape in TREND_KINDS:
@@ -223,6 +211,20 @@ def _trend_panel(
             )
     parts.append("</g>")
     return parts
+
+
+def _svg_open(chart_id: str, title: str, description: str, width: int, height: float) -> list[str]:
+    """The opening every chart shares: the root with its accessible name and description, and
+    a white background (the PNG downloads and print have no page behind them)."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
+        f'font-family="{FONT}" font-size="12">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+        f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
 
 
 def _marker(shape: str, colour: str, x: float, y: float) -> str:
@@ -314,13 +316,7 @@ def ratings_summary(
         return left + step * (value - 0.5)
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" role="img" '
-        f'viewBox="0 0 {width} {bottom + 12}" width="{width}" height="{bottom + 12}" '
-        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
-        f'font-family="{FONT}" font-size="12">',
-        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
-        f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
-        f'<rect width="{width}" height="{bottom + 12}" fill="#ffffff"/>',
+        *_svg_open(chart_id, title, description, width, bottom + 12),
     ]
     # The trend chart's marks and colours: a rating looks the same on both charts.
     x = 10
