@@ -119,6 +119,8 @@ def without_compression(inner: Any) -> Any:
 if __name__ == "__main__":
     port = int(sys.argv[1])
     app = without_compression(socketio.WSGIApp(server, static_files))
-    # eventlet's default backlog, as Flask-SocketIO uses for the app: the same conditions.
+    # eventlet's default backlog, as Flask-SocketIO uses for the app, and the app's idle limit
+    # (VOTING_BODY_TIMEOUT, 10 s): without it the phones' idle page-load connections (up to 6
+    # each, kept 300 s as Chromium keeps them) fill the pool near 1,400 phones and joins stall.
     listener = eventlet.listen(("127.0.0.1", port))
-    eventlet.wsgi.server(listener, app, log_output=False, max_size=10_000)
+    eventlet.wsgi.server(listener, app, log_output=False, max_size=10_000, socket_timeout=10)
