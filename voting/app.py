@@ -17,6 +17,7 @@ from voting.access import auth
 from voting.config import Config, shipped_folder
 from voting.facilitator import facilitate, records
 from voting.live import compression, events, participate
+from voting.live.staticfiles import StaticFiles
 from voting.reporting import reports
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
     ]
 )
+SECURITY_HEADERS = [
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+]
 
 
 def build_app(config: dict[str, Any] | None = None) -> Flask:
@@ -49,10 +56,9 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(settings["INSTANCE_DIR"]),
     )
     app.config.from_mapping(settings)
-    # Pages, CSS, JS and SVG go out compressed (gzip or deflate; br or zstd over HTTPS): the voting
-    # page is about a third of its size on the wire, which a phone on slow venue Wi-Fi feels.
-    app.config.setdefault("COMPRESS_CACHE_BACKEND", compression.StaticOnlyCache)
-    app.config.setdefault("COMPRESS_CACHE_KEY", compression.static_cache_key)
+    # Pages go out compressed (gzip or deflate; br or zstd over HTTPS): the voting page is about
+    # a third of its size on the wire, which a phone on slow venue Wi-Fi feels. Static files are
+    # compressed once, by StaticFiles below.
     Compress(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     database.init_app(app)
@@ -64,7 +70,10 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(records.bp)
     events.init_app(app)
     compression.decline_websocket_compression(app)
-    compression.cache_compressed_static_files(app)
+    # Outside Flask and Socket.IO: a phone's scripts and styles cost neither (staticfiles.py).
+    app.wsgi_app = StaticFiles(  # type: ignore[method-assign]
+        app.wsgi_app, lambda: app.static_folder or "", SECURITY_HEADERS
+    )
     app.before_request(_refuse_nul_in_fields)
     if app.config.get("PROXY_COUNT"):
         # Outermost, so that Socket.IO handshakes see the client's address too (rate limits).
@@ -114,10 +123,8 @@ def _load_frameworks(app: Flask) -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name, value)
     return response
 
 
