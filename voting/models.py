@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -343,7 +344,11 @@ class Vote(VoteFields, Base):
     """A participant's current level for one strand in one round of one session."""
 
     __tablename__ = "votes"
-    __table_args__ = (UniqueConstraint("session_id", "strand_key", "round", "participant_id"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "strand_key", "round", "participant_id"),
+        # The live tally counts from this index alone (voting/tallies.py).
+        Index("ix_votes_tally", "session_id", "strand_key", "round", "level"),
+    )
 
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Moderation: a comment naming a family or a worker is kept out of every circulated output

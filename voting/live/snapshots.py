@@ -49,7 +49,12 @@ def load(db: Session, session_id: int) -> Loaded | None:
         session=session,
         framework=framework,
         desk=desk,
-        counts=level_counts(db, session_id, len(framework.levels)),
+        counts=level_counts(
+            db,
+            session_id,
+            len(framework.levels),
+            {state.strand_key: state.round for state in session.strand_states},
+        ),
         joined=joined_count(db, session_id),
     )
 
