@@ -251,6 +251,14 @@ def test_two_tabs_of_one_participant_agree(
         "round": 1,
     }
     assert all(m["name"] != "my_vote" for m in received(tab1))
+    # The echo goes only where another tab is open (the worker counts each participant's
+    # sockets): once the second tab has closed and a third opened, the third hears the vote.
+    tab2.disconnect()
+    assert vote(tab1, "leadership", 3)["ok"]
+    tab3 = phone(app, live_session.join_code, token=token)
+    received(tab3)
+    assert vote(tab1, "leadership", 2)["ok"]
+    assert last(received(tab3), "my_vote")["level"] == 2
 
 
 def test_a_resent_vote_is_applied_once(

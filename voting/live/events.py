@@ -61,6 +61,8 @@ LOGIN_SWEEP_SECONDS = 5.0
 _sweeping: set[Flask] = set()
 # Joined phones per client address (salted hashes, in memory only) on this worker.
 _phones_from: dict[str, int] = {}
+# Sockets per participant on this worker (a phone with two tabs open has two).
+_tabs: dict[int, int] = {}
 # When each connection was last sent its snapshot by `sync`, and which have one coming; and per
 # client address (salted hash), the earliest time its next `sync` snapshot may be made.
 _synced_at: dict[str, float] = {}
@@ -500,6 +502,8 @@ def on_disconnect(*_args: Any) -> None:
 
 def _remember(sid: str, connection: Connection) -> None:
     _connections[sid] = connection
+    if connection.participant_id is not None:
+        _tabs[connection.participant_id] = _tabs.get(connection.participant_id, 0) + 1
     if connection.address is not None:
         _phones_from[connection.address] = _phones_from.get(connection.address, 0) + 1
 
@@ -508,6 +512,12 @@ def _forget(sid: str) -> None:
     connection = _connections.pop(sid, None)
     _synced_at.pop(sid, None)
     _sync_due.discard(sid)
+    if connection is not None and connection.participant_id is not None:
+        tabs = _tabs.get(connection.participant_id, 1) - 1
+        if tabs > 0:
+            _tabs[connection.participant_id] = tabs
+        else:
+            _tabs.pop(connection.participant_id, None)
     if connection is not None and connection.address is not None:
         left = _phones_from.get(connection.address, 1) - 1
         if left > 0:
@@ -594,15 +604,23 @@ def on_vote(connection: Connection, data: Any) -> dict[str, Any]:
     )
     if receipt.changed:
         _after_commit(current_app.extensions["voting_tallies"].mark, connection.session_id)
-        # The participant's other tabs learn of it too; the sender has its acknowledgement.
-        _after_commit(
-            socketio.emit,
-            "my_vote",
-            receipt.as_dict(),
-            to=f"participant:{connection.participant_id}",
-            skip_sid=_sid(),
-        )
+        if _may_have_other_tabs(connection.participant_id):
+            # The participant's other tabs learn of it too; the sender has its acknowledgement.
+            _after_commit(
+                socketio.emit,
+                "my_vote",
+                receipt.as_dict(),
+                to=f"participant:{connection.participant_id}",
+                skip_sid=_sid(),
+            )
     return {"vote": receipt.as_dict()}
+
+
+def _may_have_other_tabs(participant_id: int) -> bool:
+    """Whether a vote should be echoed to the participant's other sockets: a single worker
+    knows (nearly every phone has one tab, and the echo cost each vote an emit); with a message
+    queue, another worker may hold one."""
+    return bool(current_app.config.get("MESSAGE_QUEUE")) or _tabs.get(participant_id, 0) > 1
 
 
 @socketio.on("profile")
