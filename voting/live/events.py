@@ -303,7 +303,7 @@ def _snapshot_messages(
     """The events that make up a screen's snapshot. `new_participant`: the phone's participant
     was made just now, so it has nothing of its own to look up."""
     with get_database().read() as db:
-        loaded = snapshots.load(db, connection.session_id)
+        loaded = snapshots.load(db, connection.session_id, count_joined=connection.role != "phone")
         if loaded is None:
             raise Refusal("This session no longer exists.")
         if connection.role == "console":

@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from sqlalchemy import bindparam, select
 
 from voting.access.ratelimit import TOO_MANY_ATTEMPTS, limits
 from voting.database import get_database
 from voting.live.qrcodes import join_url, qr_svg
 from voting.live.votes import find_session_by_code, normalise_code
+from voting.models import VotingSession
 
 bp = Blueprint("participate", __name__)
+
+# The voting page needs only these two columns: every phone loads it on joining.
+_NAME_BY_CODE = select(VotingSession.name, VotingSession.join_code).where(
+    VotingSession.join_code == bindparam("code")
+)
 
 
 @bp.route("/")
@@ -37,9 +44,8 @@ def join() -> Any:
 @bp.route("/s/<code>")
 def vote_page(code: str) -> Any:
     with get_database().read() as db:
-        session = find_session_by_code(db, code[:40])
-        name = session.name if session else None
-        canonical = session.join_code if session else None
+        found = db.execute(_NAME_BY_CODE, {"code": normalise_code(code[:40])}).first()
+    name, canonical = found if found is not None else (None, None)
     if canonical is None:
         error = "There is no session with that code. Check the code on the screen and try again."
         return render_template("join.html", code=code[:40], error=error), 404

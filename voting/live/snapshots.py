@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from voting.assessments import framework_of
 from voting.colours import level_colours
 from voting.frameworks import Framework, Strand
 from voting.labels import ROLE_CHOICES, rating_label, sector_choices
 from voting.live.votes import current_votes, profile_of
-from voting.models import DeskRating, Participant, StrandState, VotingSession, utcnow
+from voting.models import Assessment, DeskRating, Participant, StrandState, VotingSession, utcnow
 from voting.tallies import LiveTally, joined_count, level_counts
 
 
@@ -34,11 +34,17 @@ class Loaded:
     joined: int
 
 
-def load(db: Session, session_id: int) -> Loaded | None:
+def load(db: Session, session_id: int, *, count_joined: bool = True) -> Loaded | None:
+    """`count_joined=False` for a phone's snapshot, which does not show how many have joined
+    (`joined` is then 0): one count fewer for each of thousands of joins."""
     session = db.get(VotingSession, session_id)
     if session is None:
         return None
-    framework = framework_of(session.assessment)
+    # The assessment's stored copy of the framework (tens of KB of JSON) is read only when
+    # `framework_of` has not parsed it already; the session's `assessment` is this object.
+    assessment = db.get(Assessment, session.assessment_id, options=[defer(Assessment.framework)])
+    assert assessment is not None  # a foreign key, and sessions go with their assessment
+    framework = framework_of(assessment)
     desk = {
         d.strand_key: d
         for d in db.scalars(
@@ -55,7 +61,7 @@ def load(db: Session, session_id: int) -> Loaded | None:
             len(framework.levels),
             {state.strand_key: state.round for state in session.strand_states},
         ),
-        joined=joined_count(db, session_id),
+        joined=joined_count(db, session_id) if count_joined else 0,
     )
 
 
