@@ -26,6 +26,7 @@ from typing import Any
 
 import brotli
 from werkzeug.security import safe_join
+from werkzeug.utils import get_content_type
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -60,9 +61,10 @@ def _etag(body: bytes, encoding: str | None) -> str:
 def read_static_file(path: Path, mtime_ns: int) -> StaticFile:
     """The file's identity body and, for text types worth it, its Brotli and gzip bodies."""
     body = path.read_bytes()
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if content_type.startswith("text/") or content_type == "application/javascript":
-        content_type += "; charset=utf-8"
+    # As Flask's static route labels them (a charset on text, scripts and XML such as SVG).
+    content_type = get_content_type(
+        mimetypes.guess_type(path.name)[0] or "application/octet-stream", "utf-8"
+    )
     found = StaticFile(
         mtime_ns=mtime_ns,
         content_type=content_type,
