@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,12 +130,18 @@ def deployed(
     port = consecutive_free_ports(workers)
     ports = [port + i for i in range(workers)]
     listen = free_port()
-    with fresh_schema(database) as url:
+    sqlite = database == "sqlite"
+    schema: AbstractContextManager[str] = (
+        nullcontext(f"sqlite:///{workdir / 'voting.sqlite3'}") if sqlite else fresh_schema(database)
+    )
+    with schema as url:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("VOTING_")},
             "VOTING_DATABASE_URL": url,
-            "VOTING_MESSAGE_QUEUE": os.environ.get("VOTING_TEST_REDIS_URL")
-            or "redis://127.0.0.1:6379/0",
+            # One server on SQLite, as `make serve` runs: no message queue.
+            "VOTING_MESSAGE_QUEUE": ""
+            if sqlite
+            else os.environ.get("VOTING_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0",
             "VOTING_MESSAGE_QUEUE_CHANNEL": fresh_channel(),
             "VOTING_FACILITATOR_PASSPHRASE": PASSPHRASE,
             "VOTING_SECRET_KEY": "scale-out benchmark secret",
@@ -166,7 +172,8 @@ def deployed(
                 session_id, code = create_workshop(proxy, http)
                 cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
                 front = "straight to the worker" if direct else "behind nginx"
-                name = f"app ({workers} worker{'s' if workers > 1 else ''} {front}, postgres)"
+                kind = "sqlite" if sqlite else "postgres"
+                name = f"app ({workers} worker{'s' if workers > 1 else ''} {front}, {kind})"
                 pids = list(fleet.pids().values())
                 yield Target(name, [proxy.url], pids, code, session_id, cookie), fleet
         finally:
@@ -419,10 +426,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--phase-limit", type=float, default=600.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--database",
+        choices=["postgres", "sqlite"],
+        default="postgres",
+        help="sqlite: one server as `make serve` runs it (with --workers 1 --direct)",
+    )
     args = parser.parse_args()
     if args.no_kill:
         args.kill_at = None
-    database = os.environ.get("VOTING_TEST_DATABASE_URL")
+    if args.database == "sqlite" and not (args.workers == 1 and args.direct):
+        raise SystemExit("--database sqlite is for one server (--workers 1 --direct)")
+    database = "sqlite" if args.database == "sqlite" else os.environ.get("VOTING_TEST_DATABASE_URL")
     if not database:
         print(__doc__)
         return 2
