@@ -512,19 +512,22 @@ def _forget(sid: str) -> None:
     connection = _connections.pop(sid, None)
     _synced_at.pop(sid, None)
     _sync_due.discard(sid)
-    if connection is not None and connection.participant_id is not None:
-        tabs = _tabs.get(connection.participant_id, 1) - 1
-        if tabs > 0:
-            _tabs[connection.participant_id] = tabs
-        else:
-            _tabs.pop(connection.participant_id, None)
-    if connection is not None and connection.address is not None:
-        left = _phones_from.get(connection.address, 1) - 1
-        if left > 0:
-            _phones_from[connection.address] = left
-        else:
-            _phones_from.pop(connection.address, None)
-            _sync_slot.pop(connection.address, None)
+    if connection is None:
+        return
+    if connection.participant_id is not None:
+        _count_down(_tabs, connection.participant_id)
+    if connection.address is not None and _count_down(_phones_from, connection.address):
+        _sync_slot.pop(connection.address, None)
+
+
+def _count_down(counts: dict[Any, int], key: Any) -> bool:
+    """One fewer for `key`; True when none is left (the key is then dropped)."""
+    left = counts.get(key, 1) - 1
+    if left > 0:
+        counts[key] = left
+        return False
+    counts.pop(key, None)
+    return True
 
 
 # ---------------------------------------------------------------- events
