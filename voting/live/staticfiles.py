@@ -22,9 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import brotli
+from werkzeug.http import parse_accept_header, parse_etags, quote_etag, unquote_etag
 from werkzeug.security import safe_join
 from werkzeug.utils import get_content_type
 
@@ -54,8 +56,9 @@ class StaticFile:
 
 
 def _etag(body: bytes, encoding: str | None) -> str:
+    """A strong ETag, quoted, of one representation (each encoding its own)."""
     digest = hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20]
-    return f'"{digest}-{encoding}"' if encoding else f'"{digest}"'
+    return quote_etag(f"{digest}-{encoding}" if encoding else digest)
 
 
 def read_static_file(path: Path, mtime_ns: int) -> StaticFile:
@@ -83,18 +86,7 @@ def read_static_file(path: Path, mtime_ns: int) -> StaticFile:
 
 def accepted_encodings(header: str) -> set[str]:
     """The content codings an Accept-Encoding header allows (q=0 refuses one)."""
-    allowed = set()
-    for part in header.split(","):
-        name, _, params = part.strip().partition(";")
-        if not name.strip():
-            continue
-        quality = params.strip().removeprefix("q=").strip() if params else "1"
-        try:
-            if float(quality) > 0:
-                allowed.add(name.strip().lower())
-        except ValueError:
-            continue
-    return allowed
+    return {name.lower() for name, quality in parse_accept_header(header) if quality > 0}
 
 
 def choose_variant(found: StaticFile, accept_encoding: str) -> Variant:
@@ -142,8 +134,8 @@ class StaticFiles:
         ]
         if variant.encoding:
             headers.append(("Content-Encoding", variant.encoding))
-        wanted = _etags(environ.get("HTTP_IF_NONE_MATCH", ""))
-        if variant.etag in wanted or "*" in wanted:
+        wanted = parse_etags(environ.get("HTTP_IF_NONE_MATCH"))
+        if wanted.contains_weak(unquote_etag(variant.etag)[0]):
             start_response("304 Not Modified", headers)
             return []
         headers.append(("Content-Length", str(len(variant.body))))
@@ -157,24 +149,18 @@ class StaticFiles:
             return None
         path = Path(joined)
         try:
-            stat = path.stat()
+            status = path.stat()
         except (OSError, ValueError):
             return None
-        if not path.is_file():
+        if not S_ISREG(status.st_mode):
             return None
         found = self._files.get(joined)
-        if found is not None and found.mtime_ns == stat.st_mtime_ns:
+        if found is not None and found.mtime_ns == status.st_mtime_ns:
             return found
         try:
-            fresh = read_static_file(path, stat.st_mtime_ns)
+            fresh = read_static_file(path, status.st_mtime_ns)
         except OSError:
             return None
         with self._lock:
             self._files[joined] = fresh
         return fresh
-
-
-def _etags(header: str) -> set[str]:
-    if header.strip() == "*":
-        return {"*"}
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
